@@ -1,0 +1,127 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+``conf/config.yaml`` lists ``base_config`` first in its defaults, so every group file and
+every command-line override is merged into these dataclasses: a wrong type or an unknown
+key fails at composition, naming the key, before any request is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+
+from selfinstruct.resources import bundled_dir
+
+
+@dataclass
+class LoopbackConfig:
+    """The bundled simulated model (``model=loopback``): started and stopped by the run itself."""
+
+    enabled: bool = False
+    seed: int = 0
+    latency_ms: int = 0
+    fault_rate: float = 0.0
+    # Any other field of selfinstruct.testing.llm_server.ServerOptions (defect rates, ...).
+    options: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """Which LLM, reached through a LiteLLM model string, and how hard to push it."""
+
+    name: str = "openai/gpt-4o-mini"
+    api_base: Optional[str] = None
+    # Name of the environment variable holding the key, when not the provider's usual one.
+    # The key itself never goes in the config: configs are saved in the run directory.
+    api_key_env: Optional[str] = None
+    max_concurrency: int = 16
+    timeout_s: float = 120.0
+    # Let LiteLLM drop sampling parameters a provider does not accept (e.g. presence_penalty).
+    drop_params: bool = True
+    # True for models that produce simulated data (the loopback server); shown in logs and metrics.
+    simulated: bool = False
+    loopback: LoopbackConfig = field(default_factory=LoopbackConfig)
+    # Extra keyword arguments for litellm.acompletion (headers, api_version, ...).
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 0.7
+    top_p: float = 0.5
+    presence_penalty: float = 2.0
+    frequency_penalty: float = 0.0
+    max_tokens: int = 1024
+    stop: List[str] = field(default_factory=list)
+
+
+@dataclass
+class PromptStageConfig:
+    """A prompt template file (bundled under prompts/ or a path) and its decoding parameters."""
+
+    template: str = "self_instruct/bootstrap.txt"
+    system: Optional[str] = None
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+
+
+@dataclass
+class PromptsConfig:
+    recipe: str = "self_instruct"
+    bootstrap: PromptStageConfig = field(default_factory=PromptStageConfig)
+
+
+@dataclass
+class ScheduleConfig:
+    """How many instructions to reach and how each round is shaped."""
+
+    num_instructions: int = 1000
+    num_demos: int = 8
+    num_machine_demos: int = 2
+    # Upper bound on prompts sent per round; fewer are sent when fewer are needed to reach the target.
+    requests_per_round: int = 16
+    # Stop with an error after this many consecutive rounds that accept nothing.
+    max_stalled_rounds: int = 20
+    seed: int = 42
+
+
+@dataclass
+class SeedsConfig:
+    path: str = "seed_tasks.jsonl"
+    # auto (by content), self_instruct (the original release's JSONL) or alpaca (a JSON list).
+    format: str = "auto"
+
+
+@dataclass
+class PipelineConfig:
+    stages: List[str] = field(default_factory=lambda: ["bootstrap"])
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    prompts: PromptsConfig = field(default_factory=PromptsConfig)
+    # name -> {_target_: ..., params}; applied in order; the name is the rejection reason.
+    filters: Dict[str, Any] = field(default_factory=dict)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    seeds: SeedsConfig = field(default_factory=SeedsConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    # name -> {_target_: stage class}; pipeline.stages picks from these.
+    stages: Dict[str, Any] = field(default_factory=dict)
+
+
+def register_configs() -> None:
+    """Put the schema in Hydra's ConfigStore (idempotent)."""
+    ConfigStore.instance().store(name="base_config", node=Config)
+
+
+register_configs()
+
+CONFIG_DIR = str(bundled_dir("conf"))
+
+
+def to_plain(cfg: Any) -> Any:
+    """A resolved plain-Python copy of a config node."""
+    return OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else cfg

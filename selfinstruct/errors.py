@@ -1,0 +1,21 @@
+"""Errors a user can act on: the CLI prints them as one line and exits non-zero."""
+
+
+class SelfInstructError(Exception):
+    """A problem with the user's input or setup; its message names the file, line or config key."""
+
+
+class SeedError(SelfInstructError):
+    """A seed file that cannot be read; the message starts with ``path:line:``."""
+
+
+class ConfigError(SelfInstructError):
+    """A config value that composes but cannot work; the message names the key."""
+
+
+class CredentialsError(SelfInstructError):
+    """A provider key that is missing; the message names the variable to set."""
+
+
+class LLMFatalError(SelfInstructError):
+    """The provider refuses every request (bad key, unknown model): no point in retrying."""

@@ -1,0 +1,1 @@
+"""Instruction filters: rule filters (rules.py) and the ROUGE-L near-duplicate filter (rouge.py)."""

@@ -1,0 +1,45 @@
+"""Fail before the first request when the provider's key is missing, naming the variable to set."""
+
+from __future__ import annotations
+
+import os
+
+from selfinstruct.config import ModelConfig
+from selfinstruct.errors import CredentialsError
+from selfinstruct.llm.litellm_import import import_litellm
+
+
+def resolve_api_key(model: ModelConfig) -> str | None:
+    """The key to pass explicitly: from ``model.api_key_env`` when set, else None (provider default)."""
+    if not model.api_key_env:
+        return None
+    value = os.environ.get(model.api_key_env)
+    if not value:
+        raise CredentialsError(
+            f"model.api_key_env names {model.api_key_env}, which is not set: export {model.api_key_env}=..."
+        )
+    return value
+
+
+def check_credentials(model: ModelConfig) -> None:
+    """Raise CredentialsError when LiteLLM says the provider needs a variable that is not set."""
+    if model.api_key_env:
+        resolve_api_key(model)
+        return
+    litellm = import_litellm()
+    try:
+        report = litellm.validate_environment(model=model.name, api_base=model.api_base)
+    except Exception:  # an unknown provider: let the first request say what is wrong
+        return
+    missing = [
+        name
+        for name in report.get("missing_keys", [])
+        # an explicit model.api_base stands in for a *_API_BASE variable
+        if not (model.api_base and name.endswith(("_API_BASE", "_BASE_URL")))
+    ]
+    if missing:
+        names = " and ".join(missing)
+        raise CredentialsError(
+            f"model.name={model.name} needs {names} in the environment: export {missing[0]}=... "
+            f"(or try selfinstruct offline with the simulated model: selfinstruct model=loopback)"
+        )

@@ -1,0 +1,211 @@
+"""Stage 1: bootstrap new instructions from seeds and the growing machine pool (paper, section 2.2).
+
+Each round sends a few prompts at once, each showing ``num_demos`` instructions
+(``num_machine_demos`` from the machine pool, the rest from the seeds, shuffled), parses the
+continued lists, and filters every candidate in request order, so the pool and the decisions
+are the same whatever order the replies arrive in.  Accepted and rejected candidates are
+appended to instructions.jsonl and rejected.jsonl after every round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from selfinstruct.config import to_plain
+from selfinstruct.data import append_jsonl, read_jsonl
+from selfinstruct.errors import ConfigError, SelfInstructError
+from selfinstruct.filters.base import InstructionFilter, Verdict
+from selfinstruct.filters.build import build_filters
+from selfinstruct.parsing import clean_demo, parse_instruction_list
+from selfinstruct.prompts import PromptTemplate
+from selfinstruct.stages.base import RunContext, Stage
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS_FILE = "instructions.jsonl"
+REJECTED_FILE = "rejected.jsonl"
+_ASSUMED_YIELD = 3.0  # accepted instructions per request before any has been measured
+
+
+@dataclass
+class RoundStats:
+    """Counts for metrics.json that are not derivable from the output files."""
+
+    rounds: int = 0
+    requests: int = 0
+    truncated_replies: int = 0
+    empty_replies: int = 0
+    candidates: int = 0
+    accepted_this_run: int = 0
+    wall_s: float = 0.0
+    failed: Counter = field(default_factory=Counter)
+
+
+class BootstrapStage(Stage):
+    name = "bootstrap"
+
+    def prepare(self, ctx: RunContext) -> None:
+        schedule = ctx.cfg.schedule
+        if schedule.num_instructions < 0:
+            raise ConfigError("schedule.num_instructions: must be 0 or more")
+        if schedule.num_demos < 1:
+            raise ConfigError("schedule.num_demos: must be at least 1")
+        if not 0 <= schedule.num_machine_demos <= schedule.num_demos:
+            raise ConfigError("schedule.num_machine_demos: must be between 0 and schedule.num_demos")
+        if schedule.requests_per_round < 1:
+            raise ConfigError("schedule.requests_per_round: must be at least 1")
+        prompt = ctx.cfg.prompts.bootstrap
+        self.template = PromptTemplate(prompt.template, "prompts.bootstrap.template")
+        self.system = prompt.system
+        self.sampling: dict[str, Any] = to_plain(prompt.sampling)
+        self.filters: dict[str, InstructionFilter] = build_filters(ctx.cfg.filters)
+
+    async def run(self, ctx: RunContext) -> None:
+        started = time.perf_counter()
+        schedule = ctx.cfg.schedule
+        target = schedule.num_instructions
+        instructions_path = ctx.run_dir / INSTRUCTIONS_FILE
+        rejected_path = ctx.run_dir / REJECTED_FILE
+
+        accepted = read_jsonl(instructions_path)
+        rejected_counts = Counter(r.get("reason") for r in read_jsonl(rejected_path))
+        seed_texts = [task.instruction for task in ctx.seeds]
+        machine_texts = [r["instruction"] for r in accepted]
+        for flt in self.filters.values():
+            flt.add_all(seed_texts)
+            flt.add_all(machine_texts)
+        round_no = max((r.get("round", -1) for r in accepted), default=-1) + 1
+        if accepted:
+            log.info("bootstrap: resuming with %d accepted instructions", len(accepted))
+
+        stats = RoundStats()
+        stalled = 0
+        while len(accepted) < target:
+            n_requests = self._plan_requests(target - len(accepted), stats, schedule.requests_per_round)
+            prompts = [
+                self._build_prompt(random.Random(f"{schedule.seed}:bootstrap:{round_no}:{i}"), seed_texts, machine_texts, schedule)
+                for i in range(n_requests)
+            ]
+            completions = await asyncio.gather(*(ctx.llm.complete(p, self.sampling) for p in prompts))
+            new_accepted, new_rejected = [], []
+            for completion in completions:
+                stats.requests += 1
+                if not completion.ok:
+                    stats.failed[completion.error] += 1
+                    continue
+                if completion.truncated:  # the paper drops a reply cut off by the length limit
+                    stats.truncated_replies += 1
+                    continue
+                candidates = parse_instruction_list(completion.text)
+                if not candidates:
+                    stats.empty_replies += 1
+                for text in candidates:
+                    if len(accepted) >= target:
+                        break
+                    stats.candidates += 1
+                    reason, verdict = self._judge(text)
+                    if reason is None:
+                        record = self._accepted_record(len(accepted), text, round_no, verdict)
+                        accepted.append(record)
+                        new_accepted.append(record)
+                        machine_texts.append(text)
+                        for flt in self.filters.values():
+                            flt.add(text)
+                    else:
+                        rejected_counts[reason] += 1
+                        new_rejected.append(
+                            {"instruction": text, "reason": reason, "score": verdict.score, "round": round_no}
+                        )
+            append_jsonl(instructions_path, new_accepted)
+            append_jsonl(rejected_path, new_rejected)
+            stats.rounds += 1
+            stats.accepted_this_run += len(new_accepted)
+            stats.wall_s = time.perf_counter() - started
+            self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
+            log.info(
+                "bootstrap round %d: %d requests, +%d accepted (%d/%d), %d rejected",
+                round_no, n_requests, len(new_accepted), len(accepted), target, len(new_rejected),
+            )
+            stalled = 0 if new_accepted else stalled + 1
+            if stalled >= schedule.max_stalled_rounds:
+                raise SelfInstructError(
+                    f"bootstrap: no instruction accepted in {stalled} rounds in a row "
+                    f"({len(accepted)}/{target} kept; see rejected.jsonl and metrics.json); "
+                    f"raise schedule.max_stalled_rounds or loosen the filters"
+                )
+            round_no += 1
+        stats.wall_s = time.perf_counter() - started
+        self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
+
+    def _plan_requests(self, remaining: int, stats: RoundStats, cap: int) -> int:
+        """Prompts for this round: enough to reach the target at the yield seen so far, within ``cap``."""
+        if stats.requests and stats.accepted_this_run:
+            per_request = stats.accepted_this_run / stats.requests
+        else:
+            per_request = _ASSUMED_YIELD
+        return max(1, min(cap, math.ceil(remaining / max(per_request, 0.25))))
+
+    def _build_prompt(
+        self, rng: random.Random, seed_texts: list[str], machine_texts: list[str], schedule: Any
+    ) -> list[dict[str, str]]:
+        machine = rng.sample(machine_texts, min(schedule.num_machine_demos, len(machine_texts)))
+        human = rng.sample(seed_texts, min(schedule.num_demos - len(machine), len(seed_texts)))
+        demos = [clean_demo(text) for text in machine + human]
+        rng.shuffle(demos)
+        content = self.template.render(demos=demos, next_number=len(demos) + 1)
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.append({"role": "user", "content": content})
+        return messages
+
+    def _judge(self, text: str) -> tuple[str | None, Verdict]:
+        """The first filter (in config order) that rejects the text, and the similarity verdict."""
+        similarity = Verdict(keep=True)
+        for name, flt in self.filters.items():
+            verdict = flt.check(text)
+            if verdict.most_similar:
+                similarity = verdict
+            if not verdict.keep:
+                return name, verdict
+        return None, similarity
+
+    @staticmethod
+    def _accepted_record(index: int, text: str, round_no: int, verdict: Verdict) -> dict[str, Any]:
+        return {
+            "id": f"machine_task_{index}",
+            "instruction": text,
+            "round": round_no,
+            "max_similarity": verdict.score if verdict.most_similar else None,
+            "most_similar": {pool_text: score for pool_text, score in verdict.most_similar},
+        }
+
+    @staticmethod
+    def _write_metrics(ctx: RunContext, target: int, accepted: int, rejected: Counter, stats: RoundStats) -> None:
+        usage = ctx.llm.usage
+        ctx.metrics.update(
+            "bootstrap",
+            {
+                "target": target,
+                "accepted": accepted,
+                "rejected": dict(rejected),
+                "rejected_total": sum(rejected.values()),
+                "candidates_this_run": stats.candidates,
+                "rounds_this_run": stats.rounds,
+                "requests": stats.requests,
+                "failed_requests": dict(stats.failed),
+                "truncated_replies": stats.truncated_replies,
+                "empty_replies": stats.empty_replies,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cost_usd": round(usage.cost_usd, 6) if usage.cost_known else None,
+                "wall_s": round(stats.wall_s, 3),
+            },
+        )
+        ctx.metrics.write()
+
