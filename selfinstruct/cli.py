@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from selfinstruct.config import CONFIG_DIR
-from selfinstruct.errors import SelfInstructError
+from selfinstruct.errors import SelfInstructError, one_line
 
 log = logging.getLogger("selfinstruct")
 
@@ -28,7 +28,7 @@ def _app(cfg: DictConfig) -> None:
     try:
         run_pipeline(cfg, run_dir)
     except SelfInstructError as exc:
-        log.error("%s", redact(str(exc)))
+        log.error("%s", redact(one_line(exc)))
         raise SystemExit(2) from None
 
 

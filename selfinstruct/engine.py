@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 
 from selfinstruct import __version__
 from selfinstruct.data import load_seed_tasks
-from selfinstruct.errors import ConfigError
+from selfinstruct.errors import ConfigError, one_line
 from selfinstruct.metrics import RunMetrics
 from selfinstruct.resources import resolve_path
 from selfinstruct.stages.base import RunContext, Stage
@@ -36,7 +36,7 @@ def build_stages(cfg: DictConfig) -> list[Stage]:
         try:
             stage = instantiate(cfg.stages[name])
         except InstantiationException as exc:
-            raise ConfigError(f"stages.{name}: cannot build: {exc.__cause__ or exc}") from None
+            raise ConfigError(f"stages.{name}: cannot build: {one_line(exc)}") from None
         if not isinstance(stage, Stage):
             raise ConfigError(f"stages.{name}: {cfg.stages[name]._target_} is not a Stage")
         stages.append(stage)

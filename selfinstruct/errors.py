@@ -19,3 +19,10 @@ class CredentialsError(SelfInstructError):
 
 class LLMFatalError(SelfInstructError):
     """The provider refuses every request (bad key, unknown model): no point in retrying."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The innermost cause of an exception as a single line (Hydra wraps causes in long messages)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return " ".join(str(exc).split()) or type(exc).__name__

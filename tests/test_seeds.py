@@ -27,7 +27,7 @@ def test_our_bundled_seeds_meet_the_brief() -> None:
 def test_the_papers_seed_file_loads_unchanged() -> None:
     tasks = load_seed_tasks(SHARED_SEEDS)
     assert len(tasks) == 175
-    assert sum(bool(t.is_classification) for t in tasks) == 25 or sum(bool(t.is_classification) for t in tasks) == 26
+    assert sum(bool(t.is_classification) for t in tasks) == 26
 
 
 def test_alpaca_json_list_groups_instances_by_instruction(tmp_path: Path) -> None:

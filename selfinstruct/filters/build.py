@@ -8,7 +8,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from selfinstruct.errors import ConfigError
+from selfinstruct.errors import ConfigError, one_line
 from selfinstruct.filters.base import InstructionFilter
 
 
@@ -24,8 +24,7 @@ def build_filters(filters: DictConfig | dict[str, Any]) -> dict[str, Instruction
         try:
             instance = instantiate(node)
         except InstantiationException as exc:
-            cause = exc.__cause__ or exc
-            raise ConfigError(f"{key}: cannot build {node['_target_']}: {cause}") from None
+            raise ConfigError(f"{key}: cannot build {node['_target_']}: {one_line(exc)}") from None
         if not isinstance(instance, InstructionFilter):
             raise ConfigError(f"{key}: {node['_target_']} is not an InstructionFilter")
         built[str(name)] = instance
