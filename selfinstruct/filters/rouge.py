@@ -52,6 +52,13 @@ class TokenInterner:
         return "".join(out)
 
 
+def rouge_l(a: str, b: str, use_stemmer: bool = False) -> float:
+    """ROUGE-L F of two texts, equal to rouge-score's (for one-off comparisons, not pools)."""
+    interner = TokenInterner(use_stemmer)
+    ta, tb = interner.encode(a), interner.encode(b)
+    return rouge_l_f(LCSseq.similarity(ta, tb), len(ta), len(tb))
+
+
 class NearDuplicate(InstructionFilter):
     """Rejects a candidate whose ROUGE-L F against any pool instruction is above ``threshold``.
 

@@ -1,0 +1,693 @@
+"""Loopback OpenAI-compatible chat server for exercising selfinstruct offline.
+
+Real chat models answer the Self-Instruct prompt in many shapes, produce
+instructions the paper's filters must reject, and their APIs fail with 429s,
+500s, timeouts and broken bodies. This server reproduces all of that
+deterministically (given --seed) on 127.0.0.1 using only the standard library,
+so the client's parsing, filtering, retry and caching paths can be tested
+end to end through LiteLLM's real HTTP code.
+
+Run ``python -m selfinstruct.testing.llm_server --port 0``: the first stdout
+line is the base URL (``http://127.0.0.1:PORT/v1``). In-process use:
+``with LoopbackServer(ServerOptions(seed=1)) as srv: srv.url``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from selfinstruct.testing import synthetic
+
+__all__ = [
+    "FAULT_KINDS",
+    "MODEL_ID",
+    "UNKNOWN_REPLY",
+    "BootstrapPrompt",
+    "Draft",
+    "LoopbackServer",
+    "PromptKind",
+    "ReplyContext",
+    "ServerOptions",
+    "apply_max_tokens",
+    "apply_stop",
+    "classify_prompt",
+    "main",
+    "register_kind",
+]
+
+MODEL_ID = "loopback"
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "timeout", "malformed")
+UNKNOWN_REPLY = "This is the selfinstruct loopback server; it does not recognise this prompt."
+
+
+@dataclass
+class ServerOptions:
+    """Everything that shapes the server's behaviour; mirrors the CLI flags."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    latency_ms: float = 0.0
+    seed: int = 0
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = FAULT_KINDS
+    slow_s: float = 5.0
+    retry_after_s: float = 1.0
+    near_copy_rate: float = 0.1
+    keyword_rate: float = 0.05
+    short_rate: float = 0.05
+    bad_start_rate: float = 0.04
+    truncate_rate: float = 0.05
+    log: str | None = None
+
+    def __post_init__(self) -> None:
+        # Configs may hand over "429,500", a bare 429 or a list; normalise to strings.
+        raw = self.faults.split(",") if isinstance(self.faults, str) else self.faults
+        raw = raw if isinstance(raw, (list, tuple)) else [raw]
+        self.faults = tuple(str(f).strip() for f in raw if str(f).strip())
+        unknown = set(self.faults) - set(FAULT_KINDS)
+        if unknown or not self.faults:
+            raise ValueError(f"faults must be a non-empty subset of {FAULT_KINDS}, got {self.faults}")
+        for name in ("fault_rate", "near_copy_rate", "keyword_rate", "short_rate",
+                     "bad_start_rate", "truncate_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
+
+
+# --------------------------------------------------------------------------
+# Prompt kinds: each is a detector plus a responder, registered by name.
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A reply before stop/max_tokens; truncate_at in (0, 1) cuts the last line."""
+
+    text: str
+    truncate_at: float | None = None
+
+
+@dataclass
+class ReplyContext:
+    """What a responder may use: a per-prompt RNG and the server options."""
+
+    rng: random.Random
+    options: ServerOptions
+
+
+@dataclass(frozen=True)
+class PromptKind:
+    """detect(text) returns parsed data (or None); respond(parsed, ctx) drafts the reply."""
+
+    name: str
+    detect: Callable[[str], Any]
+    respond: Callable[[Any, ReplyContext], Draft]
+
+
+KINDS: dict[str, PromptKind] = {}
+
+
+def register_kind(kind: PromptKind) -> PromptKind:
+    """Add a prompt kind; kinds are tried in registration order."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def classify_prompt(text: str) -> tuple[str, Any]:
+    """Name of the first kind that recognises the text, and its parsed form."""
+    for kind in KINDS.values():
+        parsed = kind.detect(text)
+        if parsed is not None:
+            return kind.name, parsed
+    return "unknown", None
+
+
+def _respond_unknown(_: Any, __: ReplyContext) -> Draft:
+    return Draft(UNKNOWN_REPLY)
+
+
+# --- bootstrap: the Self-Instruct instruction-generation prompt -------------
+
+_NUMBERED = re.compile(r"^\s*(\d+)\.\s+(.*\S)\s*$")
+_NEXT_NUMBER = re.compile(r"^\s*(\d+)\s*\.\s*$")
+
+PREAMBLES: tuple[str, ...] = (
+    "Here are some more tasks:", "Sure! Here are a few more tasks:", "Continuing the list:",
+    "Here are additional tasks:", "Of course. More tasks:",
+)
+CHATTER: tuple[str, ...] = (
+    "Let me know if you would like more.", "I hope these are helpful!",
+    "Feel free to ask for more tasks in a particular area.",
+)
+STYLES: tuple[str, ...] = ("plain", "restated", "paren", "preamble")
+STYLE_WEIGHTS: tuple[float, ...] = (0.5, 1 / 6, 1 / 6, 1 / 6)
+OVERFLOW_RATE = 0.2  # replies that run past 16 so the client's stop strings bite
+
+
+@dataclass(frozen=True)
+class BootstrapPrompt:
+    """A parsed 'Come up with a series of tasks' prompt."""
+
+    header: str
+    demos: tuple[str, ...]
+    next_number: int
+
+    @property
+    def classification(self) -> bool:
+        return "classification" in self.header.lower()
+
+
+def detect_bootstrap(text: str) -> BootstrapPrompt | None:
+    """Numbered demo lines followed by a final line that is just 'N.'."""
+    lines = text.rstrip().splitlines()
+    if len(lines) < 2:
+        return None
+    last = _NEXT_NUMBER.match(lines[-1])
+    if not last:
+        return None
+    header: list[str] = []
+    demos: list[str] = []
+    for line in lines[:-1]:
+        numbered = _NUMBERED.match(line)
+        if numbered:
+            demos.append(numbered.group(2))
+        elif demos and line.strip():
+            demos[-1] = f"{demos[-1]} {line.strip()}"  # a demo that spans lines
+        elif not demos:
+            header.append(line)
+    if not demos:
+        return None
+    return BootstrapPrompt("\n".join(header).strip(), tuple(demos), int(last.group(1)))
+
+
+def _defect_roll(rng: random.Random, options: ServerOptions, can_copy: bool) -> str | None:
+    """Which defect (if any) an item gets; the highest-rate hit wins so rate 1 is exact."""
+    rates = {
+        "near_copy": options.near_copy_rate if can_copy else 0.0,
+        "keyword": options.keyword_rate,
+        "short": options.short_rate,
+        "bad_start": options.bad_start_rate,
+    }
+    hits = [name for name, rate in rates.items() if rng.random() < rate]
+    return max(hits, key=lambda name: rates[name]) if hits else None
+
+
+def _bootstrap_item(prompt: BootstrapPrompt, ctx: ReplyContext) -> str:
+    """One generated instruction, possibly defective."""
+    rng = ctx.rng
+    defect = _defect_roll(rng, ctx.options, bool(prompt.demos))
+    if defect == "near_copy":
+        return synthetic.near_copy(rng.choice(prompt.demos), rng)
+    if defect == "keyword":
+        return synthetic.keyword_instruction(rng)
+    if defect == "short":
+        return synthetic.short_instruction(rng)
+    if defect == "bad_start":
+        return synthetic.bad_start_instruction(rng)
+    share = synthetic.CLASSIFICATION_BIAS if prompt.classification else None
+    return synthetic.sample_task(rng, share).instruction
+
+
+def _item_count(prompt: BootstrapPrompt, rng: random.Random) -> int:
+    """4-8 items; sometimes enough to run past 16 like an unconstrained model."""
+    count = rng.randint(4, 8)
+    if rng.random() < OVERFLOW_RATE and prompt.next_number <= 16:
+        count = max(count, 17 - prompt.next_number + rng.randint(1, 2))
+    return count
+
+
+def render_items(items: Sequence[str], start: int, style: str, rng: random.Random) -> str:
+    """Lay out numbered items the way different chat models do."""
+    numbered = [f"{start + i}. {item}" for i, item in enumerate(items)]
+    if style == "plain":
+        return " " + "\n".join([items[0], *numbered[1:]])
+    if style == "paren":
+        return "\n".join(f"{start + i}) {item}" for i, item in enumerate(items))
+    if style == "preamble":
+        text = rng.choice(PREAMBLES) + "\n" + "\n".join(numbered)
+        return text + "\n\n" + rng.choice(CHATTER) if rng.random() < 0.5 else text
+    return "\n".join(numbered)
+
+
+def respond_bootstrap(prompt: BootstrapPrompt, ctx: ReplyContext) -> Draft:
+    """New instructions numbered from N, in a randomly chosen reply style."""
+    rng = ctx.rng
+    style = rng.choices(STYLES, STYLE_WEIGHTS)[0]
+    items = [_bootstrap_item(prompt, ctx) for _ in range(_item_count(prompt, rng))]
+    text = render_items(items, prompt.next_number, style, rng)
+    truncate = rng.random() < ctx.options.truncate_rate
+    return Draft(text, rng.uniform(0.2, 0.8) if truncate else None)
+
+
+register_kind(PromptKind("bootstrap", detect_bootstrap, respond_bootstrap))
+
+
+# --------------------------------------------------------------------------
+# Completion post-processing, as an OpenAI-style API applies it.
+# --------------------------------------------------------------------------
+
+
+def apply_stop(text: str, stop: str | Sequence[str] | None) -> str:
+    """Cut at the earliest occurrence of any stop string."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    cuts = [text.find(s) for s in stops if isinstance(s, str) and s]
+    cuts = [c for c in cuts if c >= 0]
+    return text[:min(cuts)] if cuts else text
+
+
+def truncate_last_line(text: str, fraction: float) -> str:
+    """Cut the final line mid-way, as a model hitting its token limit would."""
+    head, sep, last = text.rpartition("\n")
+    if len(last.strip()) < 2:
+        return text
+    keep = max(1, min(len(last) - 1, int(len(last) * fraction)))
+    return head + sep + last[:keep].rstrip(" .!?")
+
+
+def apply_max_tokens(text: str, max_tokens: int | None) -> tuple[str, bool]:
+    """Keep at most max_tokens whitespace-separated words; report if cut."""
+    if max_tokens is None or max_tokens < 0:
+        return text, False
+    words = list(re.finditer(r"\S+", text))
+    if len(words) <= max_tokens:
+        return text, False
+    return (text[:words[max_tokens - 1].end()] if max_tokens else ""), True
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+# --------------------------------------------------------------------------
+# The request-independent core: stats, log, faults and reply building.
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """An HTTP reply plan: wait delay_s (interruptible), then send."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    content_type: str = "application/json"
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None) -> Reply:
+    """An OpenAI-style error body."""
+    err = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return Reply(status, _json_bytes(err))
+
+
+def _message_text(message: Any) -> str:
+    """Text of a chat message whose content may be a string or a list of parts."""
+    if not isinstance(message, dict):
+        return ""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def prompt_text(messages: list[Any]) -> str:
+    """The last user message, or every message joined when there is none."""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _message_text(message)
+    return "\n".join(_message_text(m) for m in messages)
+
+
+def _rng(seed: int, *parts: object) -> random.Random:
+    """A RNG keyed by content (sha256), independent of PYTHONHASHSEED."""
+    key = "\x1f".join(map(str, (seed, *parts))).encode("utf-8")
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:16], "big"))
+
+
+class _Core:
+    """Chat semantics and bookkeeping, separate from the socket handling."""
+
+    def __init__(self, options: ServerOptions) -> None:
+        self.options = options
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._log = open(options.log, "a", encoding="utf-8") if options.log else None
+        self._counter = 0
+        self._stats = self._empty_stats()
+
+    @staticmethod
+    def _empty_stats() -> dict[str, Any]:
+        return {"requests": 0, "by_status": {}, "by_kind": {}, "faults": dict.fromkeys(FAULT_KINDS, 0)}
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self._stats))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stats = self._empty_stats()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._log:
+                self._log.close()
+                self._log = None
+
+    def _next_number(self) -> int:
+        """1-based sequence number of a valid chat request (keys the fault draw)."""
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def _record(self, status: int, kind: str, fault: str | None, prompt_sha: str | None) -> None:
+        """Count and log one chat request."""
+        retry_after = self.options.retry_after_s if fault == "429" else None
+        with self._lock:
+            s = self._stats
+            s["requests"] += 1
+            s["by_status"][str(status)] = s["by_status"].get(str(status), 0) + 1
+            s["by_kind"][kind] = s["by_kind"].get(kind, 0) + 1
+            if fault:
+                s["faults"][fault] += 1
+            if self._log:
+                line = {"t": time.time(), "status": status, "kind": kind, "fault": fault,
+                        "retry_after": retry_after, "prompt_sha": prompt_sha}
+                self._log.write(json.dumps(line) + "\n")
+                self._log.flush()
+
+    def _fault_for(self, number: int) -> str | None:
+        """Request-counter-keyed fault draw, so a retry of the same prompt may pass."""
+        rng = _rng(self.options.seed, "fault", number)
+        if rng.random() >= self.options.fault_rate:
+            return None
+        return rng.choice(self.options.faults)
+
+    def chat(self, raw: bytes) -> Reply:
+        """Turn a /v1/chat/completions body into a reply plan."""
+        try:
+            request = json.loads(raw or b"{}")
+            messages = request["messages"]
+            if not isinstance(request, dict) or not isinstance(messages, list):
+                raise TypeError("messages must be a list")
+        except (ValueError, KeyError, TypeError) as exc:
+            self._record(400, "invalid", None, None)
+            return _error(400, f"Invalid request body: {exc}", "invalid_request_error")
+        text = prompt_text(messages)
+        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        kind, parsed = classify_prompt(text)
+        if request.get("stream"):
+            self._record(400, kind, None, sha)
+            return _error(400, "Streaming is not supported by the loopback server.",
+                          "invalid_request_error", "stream_not_supported")
+        number = self._next_number()
+        fault = self._fault_for(number)
+        status = {"429": 429, "500": 500}.get(fault or "", 200)
+        self._record(status, kind, fault, sha)
+        if fault in ("429", "500"):
+            reply = self._faulted(fault)
+        else:
+            reply = self._completion(request, text, kind, parsed, number)
+        if fault == "malformed":
+            reply.body = reply.body[: len(reply.body) // 2]
+        reply.delay_s = self.options.latency_ms / 1000 + (self.options.slow_s if fault == "timeout" else 0)
+        return reply
+
+    def _faulted(self, fault: str) -> Reply:
+        if fault == "429":
+            reply = _error(429, "Rate limit reached for loopback; please retry later.",
+                           "rate_limit_error", "rate_limit_exceeded")
+            reply.headers["Retry-After"] = _format_seconds(self.options.retry_after_s)
+            return reply
+        return _error(500, "The loopback server had an internal error (simulated).", "server_error")
+
+    def _completion(self, request: dict[str, Any], text: str, kind: str, parsed: Any,
+                    number: int) -> Reply:
+        """A successful chat.completion with stop and max_tokens applied."""
+        responder = KINDS[kind].respond if kind in KINDS else _respond_unknown
+        draft = responder(parsed, ReplyContext(_rng(self.options.seed, kind, text), self.options))
+        content = apply_stop(draft.text, request.get("stop"))
+        finish = "stop"
+        if draft.truncate_at is not None:
+            truncated = truncate_last_line(content, draft.truncate_at)
+            finish = "length" if truncated != content else finish
+            content = truncated
+        limit = request.get("max_completion_tokens", request.get("max_tokens"))
+        content, cut = apply_max_tokens(content, limit if isinstance(limit, int) else None)
+        finish = "length" if cut else finish
+        prompt_tokens = sum(_word_count(_message_text(m)) for m in request["messages"])
+        body = {
+            "id": f"chatcmpl-loopback-{number}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": str(request.get("model") or MODEL_ID),
+            "system_fingerprint": "loopback",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "logprobs": None, "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": _word_count(content),
+                      "total_tokens": prompt_tokens + _word_count(content)},
+        }
+        return Reply(200, _json_bytes(body))
+
+
+def _format_seconds(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
+
+
+# --------------------------------------------------------------------------
+# HTTP plumbing.
+# --------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes requests to the core; every response carries Content-Length."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "selfinstruct-loopback/1"
+    timeout = 60  # idle keep-alive connections are closed after a minute
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
+        self.server.track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Silence the default per-request stderr log; --log covers it."""
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        core = self.server.core
+        if path in ("/v1/models", "/models"):
+            data = [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "selfinstruct"}]
+            self._send(Reply(200, _json_bytes({"object": "list", "data": data})))
+        elif path == "/stats":
+            self._send(Reply(200, _json_bytes(core.stats())))
+        elif path in ("", "/health", "/v1"):
+            self._send(Reply(200, _json_bytes({"ok": True, "model": MODEL_ID})))
+        else:
+            self._send(_error(404, f"No route for GET {path}", "invalid_request_error"))
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        body = self._read_body()
+        core = self.server.core
+        if path in ("/v1/chat/completions", "/chat/completions"):
+            reply = core.chat(body)
+            if reply.delay_s > 0 and core.stopping.wait(reply.delay_s):
+                self.close_connection = True  # shutting down: drop the request
+                return
+            self._send(reply)
+        elif path == "/reset":
+            core.reset()
+            self._send(Reply(200, _json_bytes({"ok": True})))
+        else:
+            self._send(_error(404, f"No route for POST {path}", "invalid_request_error"))
+
+    def _send(self, reply: Reply) -> None:
+        """Write the reply; a client that already hung up is not an error."""
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError):
+            self.close_connection = True
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # The stdlib default backlog (5) drops bursts of concurrent connects, which
+    # clients then see as resets or 1 s SYN-retry timeouts the test never asked for.
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], core: _Core) -> None:
+        self.core = core
+        self._connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, conn: socket.socket, add: bool) -> None:
+        with self._conn_lock:
+            (self._connections.add if add else self._connections.discard)(conn)
+
+    def close_connections(self) -> None:
+        """Unblock handler threads parked on idle keep-alive sockets."""
+        with self._conn_lock:
+            conns = list(self._connections)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Disconnects are routine here (timeouts are simulated); stay quiet."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class LoopbackServer:
+    """The loopback server on a background thread; start() returns the base URL."""
+
+    def __init__(self, options: ServerOptions | None = None) -> None:
+        self.options = options or ServerOptions()
+        self._core: _Core | None = None
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url: str | None = None
+
+    def start(self) -> str:
+        if self._httpd is not None:
+            raise RuntimeError("server already started")
+        self._core = _Core(self.options)
+        self._httpd = _HTTPServer((self.options.host, self.options.port), self._core)
+        host, port = self._httpd.server_address[:2]
+        self.url = f"http://{host}:{port}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="loopback-llm-server", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving, wake sleeping handlers, close sockets and the log."""
+        if self._httpd is None or self._core is None:
+            return
+        self._core.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.close_connections()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._core.close()
+        self._httpd = self._thread = None
+
+    def stats(self) -> dict[str, Any]:
+        if self._core is None:
+            raise RuntimeError("server not started")
+        return self._core.stats()
+
+    def reset(self) -> None:
+        if self._core is not None:
+            self._core.reset()
+
+    def __enter__(self) -> LoopbackServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------
+# CLI.
+# --------------------------------------------------------------------------
+
+
+def _parse_faults(text: str) -> tuple[str, ...]:
+    faults = tuple(f.strip() for f in text.split(",") if f.strip())
+    bad = [f for f in faults if f not in FAULT_KINDS]
+    if bad or not faults:
+        raise argparse.ArgumentTypeError(f"unknown fault kinds {bad}; choose from {','.join(FAULT_KINDS)}")
+    return faults
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a rate must be within [0, 1]")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = ServerOptions()
+    p = argparse.ArgumentParser(prog="python -m selfinstruct.testing.llm_server",
+                                description="Loopback OpenAI-compatible LLM server for selfinstruct tests.")
+    p.add_argument("--host", default=d.host)
+    p.add_argument("--port", type=int, default=d.port, help="0 picks a free port")
+    p.add_argument("--latency-ms", type=float, default=d.latency_ms)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--fault-rate", type=_rate, default=d.fault_rate)
+    p.add_argument("--faults", type=_parse_faults, default=d.faults, help="comma-separated: 429,500,timeout,malformed")
+    p.add_argument("--slow-s", type=float, default=d.slow_s, help="delay of a 'timeout' fault")
+    p.add_argument("--retry-after-s", type=float, default=d.retry_after_s)
+    p.add_argument("--near-copy-rate", type=_rate, default=d.near_copy_rate)
+    p.add_argument("--keyword-rate", type=_rate, default=d.keyword_rate)
+    p.add_argument("--short-rate", type=_rate, default=d.short_rate)
+    p.add_argument("--bad-start-rate", type=_rate, default=d.bad_start_rate)
+    p.add_argument("--truncate-rate", type=_rate, default=d.truncate_rate)
+    p.add_argument("--log", default=None, help="append one JSON line per chat request")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> ServerOptions:
+    names = {f.name for f in fields(ServerOptions)}
+    return ServerOptions(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; the base URL is the first stdout line."""
+    options = options_from_args(build_parser().parse_args(argv))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    with LoopbackServer(options) as server:
+        print(server.url, flush=True)
+        while not done.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
