@@ -65,12 +65,25 @@ class PromptStageConfig:
     template: str = "self_instruct/bootstrap.txt"
     system: Optional[str] = None
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    # Extra variables handed to the template (e.g. num_tasks for the Alpaca prompt).
+    variables: Dict[str, Any] = field(default_factory=dict)
+    # How the reply is parsed: numbered_list (Self-Instruct) or alpaca_tasks (instruction/input/output blocks).
+    reply_format: str = "numbered_list"
+    # Demonstrations per prompt; null means the schedule's (bootstrap) or the stage's default.
+    num_demos: Optional[int] = None
+    num_machine_demos: Optional[int] = None
+    # Seed-format file the classify/instances demonstrations are drawn from (bundled seeds/ or a path).
+    demos_path: Optional[str] = None
 
 
 @dataclass
 class PromptsConfig:
     recipe: str = "self_instruct"
     bootstrap: PromptStageConfig = field(default_factory=PromptStageConfig)
+    # null for recipes whose bootstrap already writes instances (alpaca): the stages are skipped.
+    classify: Optional[PromptStageConfig] = None
+    instances_input_first: Optional[PromptStageConfig] = None
+    instances_output_first: Optional[PromptStageConfig] = None
 
 
 @dataclass
@@ -84,6 +97,7 @@ class ScheduleConfig:
     requests_per_round: int = 16
     # Stop with an error after this many consecutive rounds that accept nothing.
     max_stalled_rounds: int = 20
+    max_instances_per_task: int = 5
     seed: int = 42
 
 
@@ -92,6 +106,37 @@ class SeedsConfig:
     path: str = "seed_tasks.jsonl"
     # auto (by content), self_instruct (the original release's JSONL) or alpaca (a JSON list).
     format: str = "auto"
+
+
+@dataclass
+class EncodingTemplates:
+    """Prompt encodings for prompt_completion.jsonl; one is drawn at random per example (paper)."""
+
+    with_input: List[str] = field(default_factory=list)
+    without_input: List[str] = field(default_factory=list)
+
+
+@dataclass
+class CleaningConfig:
+    """Instance cleaning before export (the paper's rules plus size limits)."""
+
+    max_instances_per_task: int = 5
+    max_field_chars: int = 10000
+
+
+@dataclass
+class ExportConfig:
+    """Which fine-tuning files the finetune stage writes under finetune/."""
+
+    include_seeds: bool = False
+    # name -> {_target_: writer class, params}; ~export.formats.NAME drops one.
+    formats: Dict[str, Any] = field(default_factory=dict)
+    templates: EncodingTemplates = field(default_factory=EncodingTemplates)
+    # Appended to each completion in prompt_completion.jsonl (the paper used <|endoftext|>).
+    completion_suffix: str = ""
+    # Optional system message for openai_chat.jsonl and sharegpt.json.
+    system_prompt: Optional[str] = None
+    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
 
 
 @dataclass
@@ -107,6 +152,7 @@ class Config:
     filters: Dict[str, Any] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     seeds: SeedsConfig = field(default_factory=SeedsConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     # name -> {_target_: stage class}; pipeline.stages picks from these.
     stages: Dict[str, Any] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -81,10 +82,13 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> None:
         metrics.set("notice", SIMULATED_NOTICE)
     metrics.set("started_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
-    with open_endpoint(model) as endpoint:
-        from selfinstruct.llm.client import LLMClient
+    # Stages that send no requests (finetune on an existing run) need no endpoint and no key.
+    endpoint_cm = open_endpoint(model) if any(s.needs_llm for s in stages) else nullcontext(None)
+    with endpoint_cm as endpoint:
+        if endpoint is not None:
+            from selfinstruct.llm.client import LLMClient
 
-        ctx.llm_factory = lambda: LLMClient(model, endpoint.api_base, endpoint.api_key)
+            ctx.llm_factory = lambda: LLMClient(model, endpoint.api_base, endpoint.api_key)
         try:
             asyncio.run(_run_stages(stages, ctx))
         finally:

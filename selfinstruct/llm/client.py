@@ -90,8 +90,12 @@ class LLMClient:
         self._semaphore = asyncio.Semaphore(model.max_concurrency)
         self._litellm = import_litellm()
         self.usage = Usage()
+        self.usage_by_stage: dict[str, Usage] = {}
 
-    async def complete(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> Completion:
+    def stage_usage(self, stage: str) -> Usage:
+        return self.usage_by_stage.setdefault(stage, Usage())
+
+    async def complete(self, messages: list[dict[str, str]], sampling: dict[str, Any], stage: str = "") -> Completion:
         """One chat completion; never raises except for errors that doom every request."""
         kwargs: dict[str, Any] = dict(self.model.extra)
         kwargs.update(
@@ -115,6 +119,7 @@ class LLMClient:
             else:
                 completion = self._succeeded(response, time.perf_counter() - started)
         self.usage.record(completion)
+        self.stage_usage(stage).record(completion)
         return completion
 
     def _failed(self, exc: Exception, latency: float) -> Completion:

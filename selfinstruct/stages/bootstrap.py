@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from selfinstruct.config import to_plain
@@ -23,14 +23,16 @@ from selfinstruct.data import append_jsonl, read_jsonl
 from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.filters.base import InstructionFilter, Verdict
 from selfinstruct.filters.build import build_filters
-from selfinstruct.parsing import clean_demo, parse_instruction_list
+from selfinstruct.parsing import clean_demo, parse_alpaca_tasks, parse_instruction_list
 from selfinstruct.prompts import PromptTemplate
 from selfinstruct.stages.base import RunContext, Stage
 
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS_FILE = "instructions.jsonl"
+INSTANCES_FILE = "instances.jsonl"
 REJECTED_FILE = "rejected.jsonl"
+REPLY_FORMATS = ("numbered_list", "alpaca_tasks")
 _ASSUMED_YIELD = 3.0  # accepted instructions per request before any has been measured
 
 
@@ -62,9 +64,17 @@ class BootstrapStage(Stage):
         if schedule.requests_per_round < 1:
             raise ConfigError("schedule.requests_per_round: must be at least 1")
         prompt = ctx.cfg.prompts.bootstrap
+        if prompt.reply_format not in REPLY_FORMATS:
+            raise ConfigError(f"prompts.bootstrap.reply_format: '{prompt.reply_format}' is not one of {REPLY_FORMATS}")
+        self.reply_format = prompt.reply_format
+        self.num_demos = prompt.num_demos if prompt.num_demos is not None else schedule.num_demos
+        self.num_machine_demos = (
+            prompt.num_machine_demos if prompt.num_machine_demos is not None else schedule.num_machine_demos
+        )
         self.template = PromptTemplate(prompt.template, "prompts.bootstrap.template")
         self.system = prompt.system
         self.sampling: dict[str, Any] = to_plain(prompt.sampling)
+        self.variables: dict[str, Any] = to_plain(prompt.variables)
         self.filters: dict[str, InstructionFilter] = build_filters(ctx.cfg.filters)
 
     async def run(self, ctx: RunContext) -> None:
@@ -73,8 +83,16 @@ class BootstrapStage(Stage):
         target = schedule.num_instructions
         instructions_path = ctx.run_dir / INSTRUCTIONS_FILE
         rejected_path = ctx.run_dir / REJECTED_FILE
+        instances_path = ctx.run_dir / INSTANCES_FILE
+        with_instances = self.reply_format == "alpaca_tasks"
 
         accepted = read_jsonl(instructions_path)
+        # Alpaca-style demos show an instance; the machine ones come from instances.jsonl.
+        self._demo_instance: dict[str, dict[str, str]] = {t.instruction: asdict(t.instances[0]) for t in ctx.seeds}
+        if with_instances:
+            for task in read_jsonl(instances_path):
+                if task["instances"]:
+                    self._demo_instance[task["instruction"]] = task["instances"][0]
         rejected_counts = Counter(r.get("reason") for r in read_jsonl(rejected_path))
         seed_texts = [task.instruction for task in ctx.seeds]
         machine_texts = [r["instruction"] for r in accepted]
@@ -90,23 +108,22 @@ class BootstrapStage(Stage):
         while len(accepted) < target:
             n_requests = self._plan_requests(target - len(accepted), stats, schedule.requests_per_round)
             prompts = [
-                self._build_prompt(random.Random(f"{schedule.seed}:bootstrap:{round_no}:{i}"), seed_texts, machine_texts, schedule)
+                self._build_prompt(random.Random(f"{schedule.seed}:bootstrap:{round_no}:{i}"), seed_texts, machine_texts)
                 for i in range(n_requests)
             ]
-            completions = await asyncio.gather(*(ctx.llm.complete(p, self.sampling) for p in prompts))
-            new_accepted, new_rejected = [], []
+            completions = await asyncio.gather(*(ctx.llm.complete(p, self.sampling, stage=self.name) for p in prompts))
+            new_accepted, new_rejected, new_instances = [], [], []
             for completion in completions:
                 stats.requests += 1
                 if not completion.ok:
                     stats.failed[completion.error] += 1
                     continue
-                if completion.truncated:  # the paper drops a reply cut off by the length limit
+                if completion.truncated:
                     stats.truncated_replies += 1
-                    continue
-                candidates = parse_instruction_list(completion.text)
-                if not candidates:
+                candidates = self._candidates(completion)
+                if not candidates and not completion.truncated:
                     stats.empty_replies += 1
-                for text in candidates:
+                for text, instance in candidates:
                     if len(accepted) >= target:
                         break
                     stats.candidates += 1
@@ -118,6 +135,10 @@ class BootstrapStage(Stage):
                         machine_texts.append(text)
                         for flt in self.filters.values():
                             flt.add(text)
+                        if instance is not None:
+                            self._demo_instance[text] = instance
+                            new_instances.append({"id": record["id"], "instruction": text, "is_classification": None,
+                                                  "instances": [instance], "truncated": False})
                     else:
                         rejected_counts[reason] += 1
                         new_rejected.append(
@@ -125,6 +146,8 @@ class BootstrapStage(Stage):
                         )
             append_jsonl(instructions_path, new_accepted)
             append_jsonl(rejected_path, new_rejected)
+            if with_instances:
+                append_jsonl(instances_path, new_instances)
             stats.rounds += 1
             stats.accepted_this_run += len(new_accepted)
             stats.wall_s = time.perf_counter() - started
@@ -152,14 +175,29 @@ class BootstrapStage(Stage):
             per_request = _ASSUMED_YIELD
         return max(1, min(cap, math.ceil(remaining / max(per_request, 0.25))))
 
-    def _build_prompt(
-        self, rng: random.Random, seed_texts: list[str], machine_texts: list[str], schedule: Any
-    ) -> list[dict[str, str]]:
-        machine = rng.sample(machine_texts, min(schedule.num_machine_demos, len(machine_texts)))
-        human = rng.sample(seed_texts, min(schedule.num_demos - len(machine), len(seed_texts)))
-        demos = [clean_demo(text) for text in machine + human]
-        rng.shuffle(demos)
-        content = self.template.render(demos=demos, next_number=len(demos) + 1)
+    def _candidates(self, completion: Any) -> list[tuple[str, dict[str, str] | None]]:
+        """(instruction, instance or None) pairs of a reply.
+
+        A numbered list cut off by the length limit is dropped whole (paper); of Alpaca-style
+        tasks only the last one, which is the one cut off, is dropped (as Alpaca does).
+        """
+        if self.reply_format == "numbered_list":
+            return [] if completion.truncated else [(t, None) for t in parse_instruction_list(completion.text)]
+        tasks = parse_alpaca_tasks(completion.text)
+        if completion.truncated:
+            tasks = tasks[:-1]
+        return [(t.instruction, {"input": t.input, "output": t.output}) for t in tasks]
+
+    def _build_prompt(self, rng: random.Random, seed_texts: list[str], machine_texts: list[str]) -> list[dict[str, str]]:
+        machine = rng.sample(machine_texts, min(self.num_machine_demos, len(machine_texts)))
+        human = rng.sample(seed_texts, min(self.num_demos - len(machine), len(seed_texts)))
+        chosen = machine + human
+        rng.shuffle(chosen)
+        if self.reply_format == "numbered_list":
+            demos: list[Any] = [clean_demo(text) for text in chosen]
+        else:
+            demos = [{"instruction": clean_demo(text), **self._demo_instance[text]} for text in chosen]
+        content = self.template.render(demos=demos, next_number=len(demos) + 1, **self.variables)
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages.append({"role": "user", "content": content})
         return messages
@@ -187,7 +225,7 @@ class BootstrapStage(Stage):
 
     @staticmethod
     def _write_metrics(ctx: RunContext, target: int, accepted: int, rejected: Counter, stats: RoundStats) -> None:
-        usage = ctx.llm.usage
+        usage = ctx.llm.stage_usage("bootstrap")
         ctx.metrics.update(
             "bootstrap",
             {

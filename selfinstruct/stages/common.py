@@ -1,0 +1,34 @@
+"""Small pieces the per-instruction stages share: reading the accepted instructions, usage metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from selfinstruct.data import read_jsonl
+from selfinstruct.errors import SelfInstructError
+from selfinstruct.stages.base import RunContext
+
+INSTRUCTIONS_FILE = "instructions.jsonl"
+INSTANCES_FILE = "instances.jsonl"
+
+
+def read_required(path: Path, stage: str, producer: str) -> list[dict[str, Any]]:
+    """Records of a file an earlier stage wrote; a clear error when that stage has not run."""
+    if not path.exists():
+        raise SelfInstructError(
+            f"{stage}: {path} not found: run the {producer} stage first (pipeline.stages=[{producer},{stage},...])"
+        )
+    return read_jsonl(path)
+
+
+def usage_metrics(ctx: RunContext, stage: str) -> dict[str, Any]:
+    """Requests, failures by kind, tokens and cost this stage spent in this invocation."""
+    usage = ctx.llm.stage_usage(stage).to_json()
+    return {
+        "requests": usage["requests"],
+        "failed_requests": usage["failed"],
+        "prompt_tokens": usage["prompt_tokens"],
+        "completion_tokens": usage["completion_tokens"],
+        "cost_usd": usage["cost_usd"],
+    }

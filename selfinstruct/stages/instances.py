@@ -1,0 +1,117 @@
+"""Stage 3: generate instances for every accepted instruction (paper, section 2.3).
+
+Classification tasks are asked output-first (each class label, then an input of that label), so
+the labels are not all the same; the others input-first (inputs then outputs, or the output
+directly for tasks that need no input).  Each task's instances are appended to instances.jsonl
+as its reply arrives; a rerun asks only for tasks that are missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from selfinstruct.config import to_plain
+from selfinstruct.data import append_jsonl, read_jsonl
+from selfinstruct.errors import SelfInstructError
+from selfinstruct.llm.client import Completion
+from selfinstruct.parsing import parse_input_first, parse_output_first
+from selfinstruct.prompts import PromptTemplate
+from selfinstruct.stages.base import RunContext, Stage
+from selfinstruct.stages.common import INSTANCES_FILE, INSTRUCTIONS_FILE, read_required, usage_metrics
+from selfinstruct.stages.demos import input_first_demos, load_demo_tasks, output_first_demos
+from selfinstruct.stages.requests import request_per_record
+
+log = logging.getLogger(__name__)
+
+
+class _Prompt:
+    """A template with its demonstrations and decoding parameters, for one of the two orders."""
+
+    def __init__(self, cfg: Any, key: str, pick_demos: Any, default_demos: int) -> None:
+        self.template = PromptTemplate(cfg.template, f"{key}.template")
+        self.demos = pick_demos(load_demo_tasks(cfg.demos_path, f"{key}.demos_path"), cfg.num_demos or default_demos)
+        self.system = cfg.system
+        self.sampling: dict[str, Any] = to_plain(cfg.sampling)
+        self.variables: dict[str, Any] = to_plain(cfg.variables)
+
+    def request(self, instruction: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        content = self.template.render(demos=self.demos, instruction=instruction, **self.variables)
+        messages = [{"role": "system", "content": self.system}] if self.system else []
+        messages.append({"role": "user", "content": content})
+        return messages, self.sampling
+
+
+class InstancesStage(Stage):
+    name = "instances"
+
+    def prepare(self, ctx: RunContext) -> None:
+        prompts = ctx.cfg.prompts
+        self.enabled = prompts.instances_input_first is not None and prompts.instances_output_first is not None
+        if not self.enabled:
+            return
+        self.input_first = _Prompt(prompts.instances_input_first, "prompts.instances_input_first", input_first_demos, 10)
+        self.output_first = _Prompt(prompts.instances_output_first, "prompts.instances_output_first",
+                                    output_first_demos, 12)
+        self.max_instances = ctx.cfg.schedule.max_instances_per_task
+        if self.max_instances < 1:
+            raise SelfInstructError("schedule.max_instances_per_task: must be at least 1")
+
+    def _request(self, record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        prompt = self.output_first if record["is_classification"] else self.input_first
+        return prompt.request(record["instruction"])
+
+    def _task_record(self, record: dict[str, Any], completion: Completion) -> dict[str, Any]:
+        parse = parse_output_first if record["is_classification"] else parse_input_first
+        parsed = parse(completion.text)
+        kept = parsed[: self.max_instances]
+        return {
+            "id": record["id"],
+            "instruction": record["instruction"],
+            "is_classification": record["is_classification"],
+            "instances": [{"input": i.input, "output": i.output} for i in kept],
+            # the last kept instance is cut off only when nothing was cut away after it
+            "truncated": completion.truncated and len(parsed) <= self.max_instances,
+        }
+
+    async def run(self, ctx: RunContext) -> None:
+        if not self.enabled:
+            log.info("instances: skipped (the %s recipe writes instances in its bootstrap)", ctx.cfg.prompts.recipe)
+            return
+        started = time.perf_counter()
+        instructions = read_required(ctx.run_dir / INSTRUCTIONS_FILE, self.name, "bootstrap")
+        unlabelled = [r["id"] for r in instructions if not isinstance(r.get("is_classification"), bool)]
+        if unlabelled:
+            raise SelfInstructError(
+                f"instances: {len(unlabelled)} instructions in {INSTRUCTIONS_FILE} have no is_classification "
+                f"(first: {unlabelled[0]}): run the classify stage first (pipeline.stages=[classify,instances,...])"
+            )
+        instances_path = ctx.run_dir / INSTANCES_FILE
+        done = {r["id"]: r for r in read_jsonl(instances_path)}
+        pending = [r for r in instructions if r["id"] not in done]
+        log.info("instances: %d tasks, %d already have instances", len(instructions), len(instructions) - len(pending))
+
+        def record_batch(batch: list[tuple[dict[str, Any], Completion]]) -> None:
+            new = [self._task_record(record, completion) for record, completion in batch]
+            append_jsonl(instances_path, new)
+            done.update((r["id"], r) for r in new)
+
+        missing = await request_per_record(ctx.llm, self.name, pending, self._request, record_batch)
+        tasks = [done[r["id"]] for r in instructions if r["id"] in done]
+        counts = [len(t["instances"]) for t in tasks]
+        ctx.metrics.update(self.name, {
+            "tasks": len(instructions),
+            "tasks_with_instances": sum(c > 0 for c in counts),
+            "tasks_without_instances": sum(c == 0 for c in counts),
+            "tasks_missing": len(missing),
+            "instances": sum(counts),
+            "instances_per_task": round(sum(counts) / len(counts), 3) if counts else 0.0,
+            "truncated_replies": sum(bool(t["truncated"]) for t in tasks),
+            "output_first_tasks": sum(bool(t["is_classification"]) for t in tasks),
+            **usage_metrics(ctx, self.name),
+            "wall_s": round(time.perf_counter() - started, 3),
+        })
+        ctx.metrics.write()
+        if missing:
+            log.warning("instances: %d tasks got no reply (requests failed); rerun to ask again", len(missing))

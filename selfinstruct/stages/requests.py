@@ -1,0 +1,45 @@
+"""One request per record, for stages that ask the LLM something about every instruction.
+
+Records are sent in batches; each batch's results are handed back in record order (so output
+files do not depend on reply order) and written before the next batch starts.  Requests that
+failed are tried again in a later pass, so a flaky provider costs time, not records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Sequence
+
+from selfinstruct.llm.client import Completion, LLMClient
+
+BuildRequest = Callable[[dict[str, Any]], tuple[list[dict[str, str]], dict[str, Any]]]
+HandleBatch = Callable[[list[tuple[dict[str, Any], Completion]]], Awaitable[None] | None]
+
+
+async def request_per_record(
+    llm: LLMClient,
+    stage: str,
+    records: Sequence[dict[str, Any]],
+    build: BuildRequest,
+    handle_batch: HandleBatch,
+    *,
+    batch_size: int = 256,
+    max_passes: int = 3,
+) -> list[dict[str, Any]]:
+    """Send one request per record; returns the records whose request failed in every pass."""
+    pending = list(records)
+    for _ in range(max_passes):
+        failed: list[tuple[dict[str, Any], Completion]] = []
+        for start in range(0, len(pending), batch_size):
+            batch = pending[start:start + batch_size]
+            completions = await asyncio.gather(*(llm.complete(*build(r), stage=stage) for r in batch))
+            done = []
+            for record, completion in zip(batch, completions):
+                (done if completion.ok else failed).append((record, completion))
+            result = handle_batch(done)
+            if asyncio.iscoroutine(result):
+                await result
+        pending = [record for record, _ in failed]
+        if not pending:
+            break
+    return pending
