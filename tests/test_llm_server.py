@@ -510,3 +510,398 @@ def test_generator_metadata_and_lookup():
     assert synthetic.task_for("Write a program that transposes a matrix.").family == "coding"
     labelled = synthetic.task_for("Classify the following movie review as positive, negative, or neutral.")
     assert labelled.is_classification and labelled.labels == ("positive", "negative", "neutral")
+
+
+# ---------------------------------------------------------------- classify, instance and alpaca prompts
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = [json.loads(line) for line in (REPO / "seeds" / "seed_tasks.jsonl").read_text().splitlines() if line.strip()]
+INSTANCE_RATES = ("conflict_rate", "empty_output_rate", "colon_rate", "duplicate_rate", "same_io_rate")
+NO_INSTANCE_DEFECTS = {**NO_DEFECTS, **dict.fromkeys(INSTANCE_RATES, 0.0)}
+INPUT_FIRST_STOP = ["Example 6", "\nTask:"]
+OUTPUT_FIRST_STOP = ["\nTask:"]
+ALPACA_STOP = ["\n20", "20.", "20 ."]
+
+
+def render(template: str, **variables: Any) -> str:
+    """A prompt exactly as the client renders it (same Jinja2 options, stripped)."""
+    import jinja2
+
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    return env.from_string((REPO / "prompts" / template).read_text()).render(**variables).strip()
+
+
+def seed_demos(k: int, variant: int, classification_only: bool = False) -> list[dict[str, Any]]:
+    pool = [s for s in SEEDS if s["is_classification"] or not classification_only]
+    demos = random.Random(variant).sample(pool, k)
+    return [{**d, "takes_input": any(i["input"] for i in d["instances"]),
+             "input": d["instances"][0]["input"], "output": d["instances"][0]["output"]} for d in demos]
+
+
+def classify_prompt(instruction: str, variant: int = 0) -> str:
+    return render("self_instruct/classify.txt", demos=seed_demos(30, variant), instruction=instruction)
+
+
+def input_first_prompt(instruction: str, variant: int = 0) -> str:
+    return render("self_instruct/instances_input_first.txt", demos=seed_demos(10, variant), instruction=instruction)
+
+
+def output_first_prompt(instruction: str, variant: int = 0) -> str:
+    return render("self_instruct/instances_output_first.txt", demos=seed_demos(12, variant, True),
+                  instruction=instruction)
+
+
+def alpaca_prompt(variant: int = 0) -> str:
+    return render("alpaca/bootstrap.txt", demos=seed_demos(3, variant), num_tasks=20)
+
+
+def tasks_where(n: int, seed: int, keep) -> list[synthetic.SyntheticTask]:
+    gen = synthetic.SyntheticGenerator(seed)
+    out: list[synthetic.SyntheticTask] = []
+    while len(out) < n:
+        task = gen.task(0.5)
+        if keep(task):
+            out.append(task)
+    return out
+
+
+_MARKER = re.compile(r"^(?:\*\*)?(Example \d+:?|Input(?: \d+)?:|Output(?: \d+)?:)(?:\*\*)?[ ]?(.*)$")
+
+
+def parse_input_first(reply: str) -> list[dict[str, str]]:
+    """Examples of an input-first reply: dicts with 'output' and, when given, 'input'."""
+    lines = reply.splitlines()
+    if lines and lines[0].startswith("Task:"):
+        lines = lines[1:]
+    examples: list[dict[str, str]] = []
+    current: dict[str, list[str]] | None = None
+    field = None
+    for line in lines:
+        match = _MARKER.match(line)
+        if not match:
+            if current is not None and field:
+                current[field].append(line)
+            continue
+        marker, rest = match.groups()
+        name = marker.split()[0].rstrip(":").lower()
+        if name == "example" or current is None or name in current or (name == "input" and "output" in current):
+            current = {}
+            examples.append(current)  # type: ignore[arg-type]
+        if name != "example":
+            field = name
+            current[name] = [rest] if rest else []
+    return [{k: "\n".join(v).strip() for k, v in ex.items()} for ex in examples if ex]
+
+
+_LABEL = re.compile(r"^(?:\*\*)?Class label(?: \d+)?:(?:\*\*)?[ ]?(.*)$")
+_LABEL_INPUT = re.compile(r"^(?:\*\*)?Input(?: \d+)?:(?:\*\*)?[ ]?(.*)$")
+
+
+def parse_output_first(reply: str) -> list[dict[str, str]]:
+    """Examples of an output-first reply: dicts with 'output' (the label) and maybe 'input'."""
+    examples: list[dict[str, list[str]]] = []
+    field = None
+    for line in reply.splitlines():
+        label, given = _LABEL.match(line), _LABEL_INPUT.match(line)
+        if label:
+            examples.append({"output": [label.group(1)]})
+            field = "output"
+        elif given and examples:
+            examples[-1]["input"] = [given.group(1)] if given.group(1) else []
+            field = "input"
+        elif examples and field and not line.startswith("Task:"):
+            examples[-1][field].append(line)
+    return [{k: "\n".join(v).strip() for k, v in ex.items()} for ex in examples]
+
+
+_ALPACA_FIELD = re.compile(r"^(\d+)\. (Instruction|Input|Output):[ ]?(.*)$")
+
+
+def parse_alpaca(reply: str, start: int) -> list[dict[str, Any]]:
+    """###-separated blocks; the first continues the prompt's 'N. Instruction:'."""
+    blocks = []
+    for k, block in enumerate(re.split(r"\n###[ \t]*(?:\n|$)", reply)):
+        if k == 0 and not _ALPACA_FIELD.match(block.lstrip().partition("\n")[0]):
+            block = f"{start}. Instruction: {block.lstrip()}"
+        fields: dict[str, list[str]] = {}
+        numbers: set[int] = set()
+        name = None
+        for line in block.strip("\n").splitlines():
+            match = _ALPACA_FIELD.match(line)
+            if match:
+                numbers.add(int(match.group(1)))
+                name = match.group(2).lower()
+                fields[name] = [match.group(3)] if match.group(3) else []
+            elif name:
+                fields[name].append(line)
+        parsed = {k: "\n".join(v).strip() for k, v in fields.items()}
+        if parsed.get("input") == "<noinput>":
+            parsed["input"] = ""
+        blocks.append({**parsed, "numbers": numbers})
+    return blocks
+
+
+def pool_map(fn, items: list[Any], workers: int = 16) -> list[Any]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def test_classify_answers_match_the_grammar_through_litellm(llm_server):
+    srv = llm_server()
+    tasks = synthetic.SyntheticGenerator(seed=21).tasks(300)
+
+    def ask(item: tuple[int, synthetic.SyntheticTask]) -> Any:
+        i, task = item
+        return complete(srv.url, classify_prompt(task.instruction, i % 5), max_tokens=3, stop=["\n"],
+                        temperature=0)
+
+    replies = pool_map(ask, list(enumerate(tasks)))
+    styles = set()
+    for task, reply in zip(tasks, replies):
+        content = reply.choices[0].message.content
+        styles.add(content)
+        first = re.sub(r"[^\w]", "", content.split()[0]).lower()
+        assert first == ("yes" if task.is_classification else "no"), (task.instruction, content)
+        assert reply.choices[0].finish_reason == ("length" if len(content.split()) == 3 else "stop")
+    assert {"Yes", "yes", " Yes.", "Yes, because it", "No", "No.", "no - the"} <= styles
+    assert srv.stats()["by_kind"] == {"classify": 300}
+
+
+def test_classify_knows_every_instruction_the_server_generates():
+    """Junk prefixes, near-copies, keyword and bad-start items: the answer never guesses wrong."""
+    rng = random.Random(4)
+    cases: list[tuple[str, bool]] = []
+    for task in synthetic.SyntheticGenerator(seed=8).tasks(120):
+        cases.append((rng.choice(synthetic.BAD_PREFIXES) + task.instruction, task.is_classification))
+        cases.append((synthetic.near_copy(task.instruction, rng), task.is_classification))
+    cases += [(synthetic.keyword_instruction(rng), False) for _ in range(20)]
+    cases += [("Write a program that transposes a matrix.", False), ("Tell jokes.", False)]
+    with LoopbackServer(ServerOptions(seed=2)) as srv:
+        for instruction, truth in cases:
+            content, _ = content_of(chat(srv.url, classify_prompt(instruction), max_tokens=3, stop=["\n"])[2])
+            assert content.strip().lower().startswith("yes" if truth else "no"), (instruction, content)
+        # seed tasks are unknown to the grammar: the keyword heuristic gets nearly all of them
+        right = sum(content_of(chat(srv.url, classify_prompt(s["instruction"]))[2])[0].strip().lower()
+                    .startswith("yes" if s["is_classification"] else "no") for s in SEEDS)
+    assert right >= 0.9 * len(SEEDS)
+
+
+def test_input_first_reply_shapes_through_litellm(llm_server):
+    srv = llm_server(**NO_INSTANCE_DEFECTS)
+    tasks = synthetic.SyntheticGenerator(seed=13).tasks(60)
+
+    def ask(item: tuple[int, synthetic.SyntheticTask]) -> Any:
+        i, task = item
+        return complete(srv.url, input_first_prompt(task.instruction, i), max_tokens=350, stop=INPUT_FIRST_STOP,
+                        temperature=0)
+
+    replies = pool_map(ask, list(enumerate(tasks)))
+    assert ask((0, tasks[0])).choices[0].message.content == replies[0].choices[0].message.content
+    counts = set()
+    starts = set()
+    for task, reply in zip(tasks, replies):
+        content = reply.choices[0].message.content
+        assert reply.choices[0].finish_reason == "stop"
+        starts.add(re.sub(r"\d+", "N", content.partition("\n")[0].split(":")[0][:11]))
+        examples = parse_input_first(content)
+        if task.takes_input:
+            assert 1 <= len(examples) <= 5, content
+            counts.add(len(examples))
+            assert all(ex.get("input") and ex.get("output") for ex in examples), content
+            assert len({ex["input"] for ex in examples}) == len(examples)
+        else:
+            assert examples == [{"output": examples[0]["output"]}] and examples[0]["output"], content
+            assert "Input" not in content
+    assert counts == {1, 2, 3, 4, 5}
+    assert {"Example N", "Input N", "**Example N", "Task", "Output"} <= starts
+    assert srv.stats()["by_kind"] == {"instances_input_first": 61}
+
+
+def test_input_first_styles_and_multiline_values():
+    with LoopbackServer(ServerOptions(seed=6, **NO_INSTANCE_DEFECTS)) as srv:
+        contents = [content_of(chat(srv.url, input_first_prompt(t.instruction, i), stop=INPUT_FIRST_STOP)[2])[0]
+                    for i, t in enumerate(tasks_where(80, 3, lambda t: t.takes_input))]
+    assert any(re.search(r"^Example 1:$", c, re.M) for c in contents)
+    assert any(re.search(r"^Input 1: ", c, re.M) for c in contents)
+    assert any(re.search(r"^\*\*Input:\*\* ", c, re.M) for c in contents)
+    assert any(c.startswith("Task: ") for c in contents)
+    assert any(re.search(r"^Output:\n(?:1\.|-) ", c, re.M) for c in contents)  # a list over several lines
+    assert any(re.search(r"^Input:\n", c, re.M) for c in contents)  # e.g. a code snippet
+
+
+def test_output_first_replies_carry_every_label_through_litellm(llm_server):
+    srv = llm_server(**NO_INSTANCE_DEFECTS)
+    tasks = tasks_where(30, 5, lambda t: t.is_classification)
+
+    def ask(item: tuple[int, synthetic.SyntheticTask]) -> Any:
+        i, task = item
+        return complete(srv.url, output_first_prompt(task.instruction, i), max_tokens=300,
+                        stop=OUTPUT_FIRST_STOP, temperature=0)
+
+    for task, reply in zip(tasks, pool_map(ask, list(enumerate(tasks)))):
+        content = reply.choices[0].message.content
+        examples = parse_output_first(content)
+        assert [ex["output"] for ex in examples] == list(task.labels), content
+        assert all(ex.get("input") for ex in examples), content
+        assert len({ex["input"] for ex in examples}) == len(examples)
+    # a task that needs no input gets its labels alone; unknown tasks fall back to Yes/No
+    no_input = "Suggest a name for a new coffee shop near a university campus."
+    content = complete(srv.url, output_first_prompt(no_input), stop=OUTPUT_FIRST_STOP).choices[0].message.content
+    assert "Input" not in content
+    assert [ex for ex in parse_output_first(content)] == [{"output": "Yes"}, {"output": "No"}]
+    assert srv.stats()["by_kind"] == {"instances_output_first": 31}
+
+
+def test_output_first_styles():
+    tasks = tasks_where(100, 9, lambda t: t.is_classification)
+    with LoopbackServer(ServerOptions(seed=3, **NO_INSTANCE_DEFECTS)) as srv:
+        contents = [content_of(chat(srv.url, output_first_prompt(t.instruction, i), stop=OUTPUT_FIRST_STOP)[2])[0]
+                    for i, t in enumerate(tasks)]
+    assert any(c.startswith("Class label: ") for c in contents)
+    assert any(c.startswith("Class label 1: ") for c in contents)
+    assert any(c.startswith("**Class label:** ") for c in contents)
+    assert any(c.startswith("Task: ") for c in contents)
+
+
+def test_alpaca_blocks_continue_from_n_through_litellm(llm_server):
+    srv = llm_server(**NO_INSTANCE_DEFECTS)
+    for variant in range(6):
+        prompt = alpaca_prompt(variant)
+        assert prompt.endswith("###\n4. Instruction:")
+        reply = complete(srv.url, prompt, max_tokens=3072, stop=ALPACA_STOP, temperature=1.0)
+        content = reply.choices[0].message.content
+        assert reply.choices[0].finish_reason == "stop"
+        blocks = parse_alpaca(content, 4)
+        assert content.endswith("\n###") and blocks[-1] == {"numbers": set()}  # "20. ..." was cut by the stop
+        blocks = blocks[:-1]
+        assert [b["numbers"] for b in blocks] == [{n} for n in range(4, 20)]
+        for block in blocks:
+            assert block["instruction"] and block["output"] and "input" in block, block
+            assert synthetic.task_for(block["instruction"]) is not None
+        assert any(b["input"] for b in blocks) and any(not b["input"] for b in blocks)
+    assert srv.stats()["by_kind"] == {"alpaca": 6}
+
+
+def test_alpaca_reply_styles():
+    """The first task continues 'N. Instruction:' with or without a space, or restates the number."""
+    firsts, inline = set(), False
+    with LoopbackServer(ServerOptions(seed=8, **NO_INSTANCE_DEFECTS)) as srv:
+        for variant in range(30):
+            content, _ = content_of(chat(srv.url, alpaca_prompt(variant), stop=ALPACA_STOP)[2])
+            firsts.add("space" if content.startswith(" ") else "restated" if content.startswith("4.") else "bare")
+            inline |= bool(re.search(r"^5\. Input: \S", content, re.M))
+            assert len(parse_alpaca(content, 4)) == 17
+    assert firsts == {"space", "restated", "bare"} and inline
+
+
+def test_alpaca_instruction_defects_apply():
+    with LoopbackServer(ServerOptions(seed=5, truncate_rate=0.0, short_rate=1.0)) as srv:
+        blocks = parse_alpaca(content_of(chat(srv.url, alpaca_prompt(), stop=ALPACA_STOP)[2])[0], 4)[:-1]
+    assert len(blocks) == 16 and all(is_short(b["instruction"]) for b in blocks)
+    with LoopbackServer(ServerOptions(seed=5, **{**NO_INSTANCE_DEFECTS, "near_copy_rate": 1.0})) as srv:
+        prompt = alpaca_prompt(1)
+        demos = [d["instruction"] for d in seed_demos(3, 1)]
+        blocks = parse_alpaca(content_of(chat(srv.url, prompt, stop=ALPACA_STOP)[2])[0], 4)[:-1]
+    assert all(max(rouge_l(b["instruction"], d) for d in demos) > 0.7 for b in blocks)
+
+
+# --- instance defects: each rate at 1 shows everywhere, at 0 nowhere ----------
+
+
+def has_conflict(examples: list[dict[str, str]]) -> bool:
+    outputs: dict[tuple[str, str], set[str]] = {}
+    for ex in examples:
+        if ex.get("input"):
+            outputs.setdefault((ex.get("instruction", ""), ex["input"]), set()).add(ex["output"])
+    return any(len(v) > 1 for v in outputs.values())
+
+
+def has_duplicate(examples: list[dict[str, str]]) -> bool:
+    keys = [(ex.get("instruction", ""), ex.get("input", ""), ex["output"]) for ex in examples]
+    return len(set(keys)) < len(keys)
+
+
+EXAMPLE_DEFECTS = {
+    "empty_output_rate": lambda ex: ex["output"] == "",
+    "colon_rate": lambda ex: ex.get("input", "").endswith(":") or ex["output"].endswith(":"),
+    "same_io_rate": lambda ex: bool(ex.get("input")) and ex["output"] == ex["input"],
+}
+REPLY_DEFECTS = {"conflict_rate": has_conflict, "duplicate_rate": has_duplicate}
+
+
+def instance_replies(options: ServerOptions, n: int = 12) -> list[tuple[str, list[dict[str, str]]]]:
+    """(kind, examples) for n input-first, n output-first and 3 alpaca replies."""
+    with_input = tasks_where(n, 17, lambda t: t.takes_input and not t.is_classification)
+    classification = tasks_where(n, 18, lambda t: t.is_classification)
+    out = []
+    with LoopbackServer(options) as srv:
+        for i, task in enumerate(with_input):
+            content, _ = content_of(chat(srv.url, input_first_prompt(task.instruction, i), stop=INPUT_FIRST_STOP)[2])
+            out.append(("input_first", parse_input_first(content)))
+        for i, task in enumerate(classification):
+            content, _ = content_of(chat(srv.url, output_first_prompt(task.instruction, i), stop=OUTPUT_FIRST_STOP)[2])
+            out.append(("output_first", parse_output_first(content)))
+        for variant in range(3):
+            content, _ = content_of(chat(srv.url, alpaca_prompt(variant), stop=ALPACA_STOP)[2])
+            out.append(("alpaca", [b for b in parse_alpaca(content, 4) if b["numbers"]]))
+    return out
+
+
+@pytest.mark.parametrize("rate_name", INSTANCE_RATES)
+def test_instance_defect_rate_one_shows_everywhere(rate_name):
+    options = ServerOptions(seed=23, truncate_rate=0.0, **{rate_name: 1.0})  # other rates at defaults
+    checked = 0
+    for kind, examples in instance_replies(options):
+        assert examples, kind
+        if rate_name in REPLY_DEFECTS:
+            assert REPLY_DEFECTS[rate_name](examples), (kind, examples)
+            continue
+        check = EXAMPLE_DEFECTS[rate_name]
+        for ex in examples:
+            if rate_name == "same_io_rate" and not ex.get("input"):
+                continue  # only an example with an input can repeat it
+            assert check(ex), (kind, ex)
+            checked += 1
+    assert rate_name in REPLY_DEFECTS or checked >= 60
+
+
+def test_no_instance_defects_when_rates_are_zero():
+    for kind, examples in instance_replies(ServerOptions(seed=23, **NO_INSTANCE_DEFECTS), n=20):
+        assert examples
+        assert not has_conflict(examples) and not has_duplicate(examples), (kind, examples)
+        for ex in examples:
+            assert not any(check(ex) for check in EXAMPLE_DEFECTS.values()), (kind, ex)
+
+
+def test_default_instance_rates_mix_clean_and_defective_examples():
+    examples = [ex for _, exs in instance_replies(ServerOptions(seed=31, truncate_rate=0.0), n=30) for ex in exs]
+    defective = sum(any(check(ex) for check in EXAMPLE_DEFECTS.values()) for ex in examples)
+    assert 0.04 <= defective / len(examples) <= 0.25  # defaults sum to ~0.13 per example
+
+
+def test_instance_rates_reach_the_cli(llm_server):
+    srv = llm_server(duplicate_rate=1, conflict_rate=0, truncate_rate=0)
+    task = tasks_where(1, 2, lambda t: t.is_classification)[0]
+    reply = complete(srv.url, output_first_prompt(task.instruction), stop=OUTPUT_FIRST_STOP)
+    content = reply.choices[0].message.content
+    examples = parse_output_first(content)
+    assert has_duplicate(examples) and len(examples) == len(task.labels) + 1
+    with pytest.raises(ValueError):
+        ServerOptions(colon_rate=1.5)
+
+
+def test_truncate_rate_one_cuts_instance_and_alpaca_replies_mid_instance():
+    task = tasks_where(1, 4, lambda t: t.takes_input and not t.is_classification)[0]
+    label_task = tasks_where(1, 4, lambda t: t.is_classification)[0]
+    prompts = [(input_first_prompt(task.instruction), INPUT_FIRST_STOP),
+               (output_first_prompt(label_task.instruction), OUTPUT_FIRST_STOP),
+               (alpaca_prompt(), ALPACA_STOP)]
+    for seed in range(6):
+        with LoopbackServer(ServerOptions(seed=seed, **{**NO_INSTANCE_DEFECTS, "truncate_rate": 1.0})) as cut, \
+                LoopbackServer(ServerOptions(seed=seed, **NO_INSTANCE_DEFECTS)) as whole:
+            for prompt, stop in prompts:
+                content, finish = content_of(chat(cut.url, prompt, stop=stop)[2])
+                full, full_finish = content_of(chat(whole.url, prompt, stop=stop)[2])
+                assert finish == "length" and full_finish == "stop", content
+                assert full.startswith(content) and len(content) < len(full.rstrip("\n#"))
+                assert not content.endswith(("###", "\n")) and content.strip()

@@ -50,7 +50,7 @@ def test_run_reaches_the_exact_target_with_the_papers_filters(llm_server, tmp_pa
     boot = metrics["bootstrap"]
     assert boot["accepted"] == 100
     assert boot["rejected"] == {reason: sum(r["reason"] == reason for r in rejected) for reason in reasons}
-    assert boot["requests"] == server.stats()["requests"]
+    assert boot["requests"] == server.stats()["by_kind"]["bootstrap"]
     assert boot["prompt_tokens"] > 0 and boot["completion_tokens"] > 0 and boot["wall_s"] > 0
     assert metrics["simulated_model"] is False
     assert (run_dir / ".hydra" / "config.yaml").exists()
@@ -138,8 +138,13 @@ def test_faulty_server_still_reaches_the_target(llm_server, tmp_path: Path) -> N
                      env={"OPENAI_API_KEY": SECRET})
     assert result.returncode == 0, result.stderr
     assert len(read_lines(run_dir / "instructions.jsonl")) == 40
-    failed = read_json(run_dir / "metrics.json")["bootstrap"]["failed_requests"]
-    assert sum(failed.values()) == sum(server.stats()["faults"].values()) > 0
+    metrics = read_json(run_dir / "metrics.json")
+    assert sum(metrics["bootstrap"]["failed_requests"].values()) > 0
+    # every fault the server injected, in any stage, was seen and counted as a failed request (a 1 s client
+    # timeout may also fail requests the busy server answered late, so the total is a lower bound)
+    faults, failed = server.stats()["faults"], metrics["llm"]["failed"]
+    assert failed.get("RateLimitError", 0) == faults["429"]
+    assert sum(failed.values()) >= sum(faults.values())
 
 
 def test_rerun_on_the_same_directory_continues(tmp_path: Path) -> None:

@@ -81,15 +81,18 @@ class InstancesStage(Stage):
             return
         started = time.perf_counter()
         instructions = read_required(ctx.run_dir / INSTRUCTIONS_FILE, self.name, "bootstrap")
-        unlabelled = [r["id"] for r in instructions if not isinstance(r.get("is_classification"), bool)]
-        if unlabelled:
+        labelled = [r for r in instructions if isinstance(r.get("is_classification"), bool)]
+        if instructions and not labelled:
             raise SelfInstructError(
-                f"instances: {len(unlabelled)} instructions in {INSTRUCTIONS_FILE} have no is_classification "
-                f"(first: {unlabelled[0]}): run the classify stage first (pipeline.stages=[classify,instances,...])"
+                f"instances: no instruction in {INSTRUCTIONS_FILE} has is_classification: "
+                f"run the classify stage first (pipeline.stages=[classify,instances,...])"
             )
+        unlabelled = len(instructions) - len(labelled)
+        if unlabelled:  # classify could not get an answer for these; a rerun of classify + instances fills them in
+            log.warning("instances: %d instructions have no is_classification yet and are skipped", unlabelled)
         instances_path = ctx.run_dir / INSTANCES_FILE
         done = {r["id"]: r for r in read_jsonl(instances_path)}
-        pending = [r for r in instructions if r["id"] not in done]
+        pending = [r for r in labelled if r["id"] not in done]
         log.info("instances: %d tasks, %d already have instances", len(instructions), len(instructions) - len(pending))
 
         def record_batch(batch: list[tuple[dict[str, Any], Completion]]) -> None:
@@ -105,6 +108,7 @@ class InstancesStage(Stage):
             "tasks_with_instances": sum(c > 0 for c in counts),
             "tasks_without_instances": sum(c == 0 for c in counts),
             "tasks_missing": len(missing),
+            "tasks_unlabelled": unlabelled,
             "instances": sum(counts),
             "instances_per_task": round(sum(counts) / len(counts), 3) if counts else 0.0,
             "truncated_replies": sum(bool(t["truncated"]) for t in tasks),

@@ -24,7 +24,7 @@ async def request_per_record(
     handle_batch: HandleBatch,
     *,
     batch_size: int = 256,
-    max_passes: int = 3,
+    max_passes: int = 5,
 ) -> list[dict[str, Any]]:
     """Send one request per record; returns the records whose request failed in every pass."""
     pending = list(records)

@@ -1,8 +1,9 @@
 """Loopback OpenAI-compatible chat server for exercising selfinstruct offline.
 
-Real chat models answer the Self-Instruct prompt in many shapes, produce
-instructions the paper's filters must reject, and their APIs fail with 429s,
-500s, timeouts and broken bodies. This server reproduces all of that
+Real chat models answer the Self-Instruct prompts (bootstrap, classify,
+input-first and output-first instances) and the Alpaca prompt in many shapes,
+produce instructions and instances the filters must reject, and their APIs
+fail with 429s, 500s, timeouts and broken bodies. This server reproduces all of that
 deterministically (given --seed) on 127.0.0.1 using only the standard library,
 so the client's parsing, filtering, retry and caching paths can be tested
 end to end through LiteLLM's real HTTP code.
@@ -34,13 +35,18 @@ from selfinstruct.testing import synthetic
 __all__ = [
     "FAULT_KINDS",
     "MODEL_ID",
+    "RATE_FIELDS",
     "UNKNOWN_REPLY",
+    "AlpacaPrompt",
     "BootstrapPrompt",
     "Draft",
+    "Example",
     "LoopbackServer",
     "PromptKind",
     "ReplyContext",
     "ServerOptions",
+    "TaskPrompt",
+    "apply_instance_defects",
     "apply_max_tokens",
     "apply_stop",
     "classify_prompt",
@@ -51,6 +57,10 @@ __all__ = [
 MODEL_ID = "loopback"
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "timeout", "malformed")
 UNKNOWN_REPLY = "This is the selfinstruct loopback server; it does not recognise this prompt."
+RATE_FIELDS: tuple[str, ...] = (
+    "fault_rate", "near_copy_rate", "keyword_rate", "short_rate", "bad_start_rate", "truncate_rate",
+    "conflict_rate", "empty_output_rate", "colon_rate", "duplicate_rate", "same_io_rate",
+)
 
 
 @dataclass
@@ -70,6 +80,11 @@ class ServerOptions:
     short_rate: float = 0.05
     bad_start_rate: float = 0.04
     truncate_rate: float = 0.05
+    conflict_rate: float = 0.05
+    empty_output_rate: float = 0.05
+    colon_rate: float = 0.05
+    duplicate_rate: float = 0.05
+    same_io_rate: float = 0.03
     log: str | None = None
 
     def __post_init__(self) -> None:
@@ -80,8 +95,7 @@ class ServerOptions:
         unknown = set(self.faults) - set(FAULT_KINDS)
         if unknown or not self.faults:
             raise ValueError(f"faults must be a non-empty subset of {FAULT_KINDS}, got {self.faults}")
-        for name in ("fault_rate", "near_copy_rate", "keyword_rate", "short_rate",
-                     "bad_start_rate", "truncate_rate"):
+        for name in RATE_FIELDS:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
 
@@ -254,6 +268,427 @@ def respond_bootstrap(prompt: BootstrapPrompt, ctx: ReplyContext) -> Draft:
 register_kind(PromptKind("bootstrap", detect_bootstrap, respond_bootstrap))
 
 
+# --- shared: prompts that end with "Task: <instruction>" ---------------------
+
+_TASK_AT_LINE_START = re.compile(r"(?:^|\n)Task:[ \t]*")
+CLASSIFY_QUESTION = "Is it classification?"
+INPUT_FIRST_HEADER = "Write examples for each task below"
+OUTPUT_FIRST_HEADER = "Each task below is a classification task"
+
+
+@dataclass(frozen=True)
+class TaskPrompt:
+    """A classify or instance prompt: its header, demo instructions and the task to answer."""
+
+    header: str
+    demos: tuple[str, ...]
+    instruction: str
+    body: str  # everything between the header and the final task
+
+    @property
+    def task(self) -> synthetic.SyntheticTask:
+        return synthetic.describe(self.instruction)
+
+
+def _split_tasks(text: str) -> TaskPrompt | None:
+    """Header, demo blocks and the final 'Task:' block of a prompt (None without any)."""
+    starts = list(_TASK_AT_LINE_START.finditer(text))
+    if not starts:
+        return None
+    last = starts[-1]
+    demos = tuple(" ".join(text[m.end():].split("\n", 1)[0].split()) for m in starts[:-1])
+    header = text[:starts[0].start()].strip()
+    body = text[starts[0].start():last.start()]
+    return TaskPrompt(header, demos, " ".join(text[last.end():].split()), body)
+
+
+def detect_classify(text: str) -> TaskPrompt | None:
+    """'Task: ... / Is it classification? Yes|No' demos ending with the bare question."""
+    stripped = text.rstrip()
+    if not stripped.endswith(CLASSIFY_QUESTION):
+        return None
+    prompt = _split_tasks(stripped[: -len(CLASSIFY_QUESTION)])
+    return prompt if prompt and prompt.instruction else None
+
+
+# A final 'Task:' block that already holds answers is a demo, not the task to answer.
+_ANSWER_AFTER_TASK = re.compile(r"\n\s*(?:Input|Output|Example\s*\d+|Class label)\b|" + re.escape(CLASSIFY_QUESTION))
+
+
+def _instance_prompt(text: str) -> tuple[str, TaskPrompt] | None:
+    """Which instance prompt this is ('input_first' / 'output_first') and its parsed form."""
+    text = text.rstrip()
+    prompt = _split_tasks(text)
+    tail = text[text.rfind("Task:"):]
+    if prompt is None or not prompt.instruction or _ANSWER_AFTER_TASK.search(tail):
+        return None
+    if prompt.header.startswith(INPUT_FIRST_HEADER):
+        return "input_first", prompt
+    if prompt.header.startswith(OUTPUT_FIRST_HEADER):
+        return "output_first", prompt
+    if re.search(r"^Class label\b", prompt.body, re.MULTILINE):
+        return "output_first", prompt
+    if re.search(r"^(?:Input|Output):", prompt.body, re.MULTILINE):
+        return "input_first", prompt
+    return None
+
+
+def detect_input_first(text: str) -> TaskPrompt | None:
+    found = _instance_prompt(text)
+    return found[1] if found and found[0] == "input_first" else None
+
+
+def detect_output_first(text: str) -> TaskPrompt | None:
+    found = _instance_prompt(text)
+    return found[1] if found and found[0] == "output_first" else None
+
+
+# --- classify: "Is it classification?" ----------------------------------------
+
+CLASSIFY_YES: tuple[str, ...] = ("Yes", "yes", " Yes.", "Yes, because it picks one label from a fixed set.")
+CLASSIFY_NO: tuple[str, ...] = ("No", "No.", "no - the answer is free text.")
+
+
+def respond_classify(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
+    """Yes/No for the last task, right for every grammar instruction, dressed in varied styles."""
+    return Draft(ctx.rng.choice(CLASSIFY_YES if prompt.task.is_classification else CLASSIFY_NO))
+
+
+# --- instance defects, shared by the instance kinds and alpaca ----------------
+
+
+@dataclass(frozen=True)
+class Example:
+    """One generated example; instruction is only set for alpaca tasks."""
+
+    input: str
+    output: str
+    instruction: str = ""
+
+
+@dataclass(frozen=True)
+class ReplyDefects:
+    """Per-reply defects, rolled before the examples are drawn (they change how many)."""
+
+    conflict: bool
+    duplicate: bool
+    truncate: bool
+
+
+def _roll_reply(ctx: ReplyContext) -> ReplyDefects:
+    rng, o = ctx.rng, ctx.options
+    return ReplyDefects(rng.random() < o.conflict_rate, rng.random() < o.duplicate_rate,
+                        rng.random() < o.truncate_rate)
+
+
+_PAIR_BREAKERS = ("empty_output", "same_io")  # on both members, they would make the outputs equal
+
+
+def _roll_example(ctx: ReplyContext, has_input: bool) -> str | None:
+    """One example's defect; the highest-rate hit wins so a rate of 1 is exact."""
+    o = ctx.options
+    rates = {"empty_output": o.empty_output_rate, "colon": o.colon_rate,
+             "same_io": o.same_io_rate if has_input else 0.0}
+    hits = [name for name, rate in rates.items() if ctx.rng.random() < rate]
+    return max(hits, key=lambda name: rates[name]) if hits else None
+
+
+def _conflict_pair(examples: list[Example], defects: list[str | None],
+                   ctx: ReplyContext) -> tuple[int, int] | None:
+    """Two examples with inputs to give one input; avoids pairs whose defects would equalise the outputs."""
+    pairs = [(i, j) for i in range(len(examples)) for j in range(len(examples))
+             if i != j and examples[i].input and examples[j].input]
+    if not pairs:
+        return None
+    safe = [(i, j) for i, j in pairs if not (defects[i] == defects[j] and defects[i] in _PAIR_BREAKERS)]
+    if safe:
+        return ctx.rng.choice(safe)
+    i, j = pairs[0]
+    rate = getattr(ctx.options, f"{defects[j]}_rate")
+    if ctx.options.conflict_rate >= rate:  # the higher rate wins, as for per-example defects
+        defects[j] = None
+        return i, j
+    return None
+
+
+def _with_defect(example: Example, defect: str | None, keep_input: bool, rng: random.Random) -> Example:
+    if defect == "empty_output":
+        return Example(example.input, "", example.instruction)
+    if defect == "same_io":
+        return Example(example.input, example.input, example.instruction)
+    if defect == "colon":
+        if example.input and not keep_input and rng.random() < 0.5:
+            return Example(example.input.rstrip(".!?") + ":", example.output, example.instruction)
+        if not keep_input and rng.random() < 0.5:
+            lead = rng.choice(("Here is the answer:", "Sure! Here you go:", "See below:", "The result is as follows:"))
+            return Example(example.input, lead, example.instruction)
+        return Example(example.input, example.output.rstrip(".!?") + ":", example.instruction)
+    return example
+
+
+def apply_instance_defects(examples: list[Example], reply: ReplyDefects, ctx: ReplyContext,
+                           conflict_output: Callable[[int, int], str]) -> list[Example]:
+    """Per-example defects, then a conflicting pair and a duplicate when the reply rolled them.
+
+    conflict_output(i, j) is what example j says once it carries example i's input.
+    """
+    examples = list(examples)
+    defects = [_roll_example(ctx, bool(e.input)) for e in examples]
+    pair = _conflict_pair(examples, defects, ctx) if reply.conflict else None
+    if pair:
+        i, j = pair
+        base = examples[i]
+        examples[j] = Example(base.input, conflict_output(i, j), base.instruction)
+    in_pair = set(pair or ())
+    examples = [_with_defect(e, d, k in in_pair, ctx.rng) for k, (e, d) in enumerate(zip(examples, defects))]
+    if reply.duplicate and examples:
+        source = ctx.rng.randrange(len(examples))
+        examples.insert(ctx.rng.randint(source + 1, len(examples)), examples[source])
+    return examples
+
+
+def _unique_examples(make: Callable[[int], Example], count: int) -> list[Example]:
+    """count examples with distinct inputs, so conflicts and duplicates only come from the rates."""
+    out: list[Example] = []
+    seen: set[str] = set()
+    for k in range(count):
+        example = make(k)
+        for _ in range(8):
+            if example.input not in seen:
+                break
+            example = make(k)
+        if example.input in seen:  # a small input bank ran out: make it distinct
+            example = Example(f"{example.input} (case {len(out) + 1})", example.output, example.instruction)
+        seen.add(example.input)
+        out.append(example)
+    return out
+
+
+def _field(marker: str, value: str) -> str:
+    """'Marker: value'; a multi-line value starts on the next line; an empty one leaves the marker bare."""
+    if not value:
+        return marker
+    return f"{marker}\n{value}" if "\n" in value else f"{marker} {value}"
+
+
+# --- instances_input_first -----------------------------------------------------
+
+INPUT_FIRST_STYLES: tuple[str, ...] = ("plain", "colon", "numbered", "markdown", "restated")
+INPUT_FIRST_WEIGHTS: tuple[float, ...] = (0.4, 0.15, 0.15, 0.15, 0.15)
+MAX_EXAMPLES = 5  # the client stops at "Example 6"
+
+
+def _render_example(example: Example, n: int, style: str) -> str:
+    if style == "numbered":
+        return _field(f"Input {n}:", example.input) + "\n" + _field(f"Output {n}:", example.output)
+    if style == "markdown":
+        return (f"**Example {n}**\n" + _field("**Input:**", example.input) + "\n"
+                + _field("**Output:**", example.output))
+    head = f"Example {n}:" if style == "colon" else f"Example {n}"
+    return head + "\n" + _field("Input:", example.input) + "\n" + _field("Output:", example.output)
+
+
+def render_input_first(examples: Sequence[Example], takes_input: bool, style: str, instruction: str,
+                       gap: str) -> str:
+    """An input-first reply; a task without input gets its 'Output:' only."""
+    if not takes_input:
+        marker = "**Output:**" if style == "markdown" else "Output:"
+        text = "\n".join(_field(marker, e.output) for e in examples)
+    else:
+        inner = "plain" if style == "restated" else style
+        text = gap.join(_render_example(e, n, inner) for n, e in enumerate(examples, 1))
+    return f"Task: {instruction}\n{text}" if style == "restated" else text
+
+
+def respond_input_first(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
+    """1-5 examples for a task with input (with defects), else a single Output."""
+    rng, task = ctx.rng, prompt.task
+    style = rng.choices(INPUT_FIRST_STYLES, INPUT_FIRST_WEIGHTS)[0]
+    gap = rng.choice(("\n", "\n\n"))
+    reply = _roll_reply(ctx)
+    if task.takes_input:
+        count = rng.randint(1, MAX_EXAMPLES)
+        count = max(count, 2) if reply.conflict else count
+        count = min(count, MAX_EXAMPLES - 1) if reply.duplicate else count
+    else:
+        count, reply = 1, ReplyDefects(False, False, reply.truncate)
+
+    def make(_: int) -> Example:
+        instance = synthetic.make_instance(task, rng)
+        return Example(instance.input, instance.output)
+
+    examples = _unique_examples(make, count)
+    base = list(examples)
+
+    def conflict_output(i: int, _: int) -> str:
+        return synthetic.other_output(task, synthetic.SyntheticInstance(base[i].input, base[i].output), rng)
+
+    examples = apply_instance_defects(examples, reply, ctx, conflict_output)
+    text = render_input_first(examples, task.takes_input, style, prompt.instruction, gap)
+    return Draft(text, rng.uniform(0.2, 0.8) if reply.truncate else None)
+
+
+# --- instances_output_first ----------------------------------------------------
+
+OUTPUT_FIRST_STYLES: tuple[str, ...] = ("plain", "numbered", "markdown", "restated")
+OUTPUT_FIRST_WEIGHTS: tuple[float, ...] = (0.55, 0.15, 0.15, 0.15)
+
+
+def task_labels(task: synthetic.SyntheticTask) -> tuple[str, ...]:
+    """The task's labels; for a task the grammar gives none, those it spells out, else Yes/No."""
+    return task.labels or synthetic.labels_in(task.instruction) or synthetic.YES_NO
+
+
+def _render_labelled(example: Example, n: int, style: str, takes_input: bool) -> str:
+    if style == "numbered":
+        label, marker = f"Class label {n}:", f"Input {n}:"
+    elif style == "markdown":
+        label, marker = "**Class label:**", "**Input:**"
+    else:
+        label, marker = "Class label:", "Input:"
+    text = _field(label, example.output)
+    return text + "\n" + _field(marker, example.input) if takes_input else text
+
+
+def render_output_first(examples: Sequence[Example], takes_input: bool, style: str, instruction: str,
+                        gap: str) -> str:
+    """'Class label: X' followed by its 'Input:', or the labels alone for a task without input."""
+    inner = "plain" if style == "restated" else style
+    joiner = gap if takes_input else "\n"
+    text = joiner.join(_render_labelled(e, n, inner, takes_input) for n, e in enumerate(examples, 1))
+    return f"Task: {instruction}\n{text}" if style == "restated" else text
+
+
+def respond_output_first(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
+    """One example per label of the task (inputs written for each label), with defects."""
+    rng, task = ctx.rng, prompt.task
+    style = rng.choices(OUTPUT_FIRST_STYLES, OUTPUT_FIRST_WEIGHTS)[0]
+    gap = rng.choice(("\n", "\n\n"))
+    reply = _roll_reply(ctx)
+    labels = task_labels(task)
+
+    def make(k: int) -> Example:
+        return Example(synthetic.input_for_label(task, labels[k], rng) if task.takes_input else "", labels[k])
+
+    examples = _unique_examples(make, len(labels)) if task.takes_input else [make(k) for k in range(len(labels))]
+    examples = apply_instance_defects(examples, reply, ctx, lambda _, j: examples[j].output)
+    text = render_output_first(examples, task.takes_input, style, prompt.instruction, gap)
+    return Draft(text, rng.uniform(0.2, 0.8) if reply.truncate else None)
+
+
+# --- alpaca: ###-separated "N. Instruction/Input/Output" blocks ----------------
+
+_ALPACA_END = re.compile(r"(?:^|\n)###[ \t]*\n[ \t]*(\d+)[ \t]*\.[ \t]*Instruction:[ \t]*$")
+_ALPACA_DEMO = re.compile(r"^[ \t]*\d+[ \t]*\.[ \t]*Instruction:[ \t]*(.+?)\s*$", re.MULTILINE)
+# Text that would trip the Alpaca recipe's stop strings ("\n20", "20.", "20 .") before task 20.
+_ALPACA_STOP_LIKE = re.compile(r"20 ?\.|(?:^|\n)20")
+ALPACA_LAST = 20
+NO_INPUT = "<noinput>"
+
+
+@dataclass(frozen=True)
+class AlpacaPrompt:
+    """A parsed Alpaca prompt: header, demo instructions and the number to continue from."""
+
+    header: str
+    demos: tuple[str, ...]
+    next_number: int
+
+
+def detect_alpaca(text: str) -> AlpacaPrompt | None:
+    """Blocks separated by '###' ending with a bare 'N. Instruction:'."""
+    stripped = text.rstrip()
+    end = _ALPACA_END.search(stripped)
+    if not end:
+        return None
+    header = stripped.split("###", 1)[0].strip()
+    return AlpacaPrompt(header, tuple(_ALPACA_DEMO.findall(stripped[:end.start()])), int(end.group(1)))
+
+
+def _alpaca_task(prompt: AlpacaPrompt, ctx: ReplyContext,
+                 need_input: bool = False) -> tuple[synthetic.SyntheticTask, str]:
+    """A task for one block and its instruction, possibly defective (as in bootstrap)."""
+    rng = ctx.rng
+    if need_input:
+        task = synthetic.sample_task(rng)
+        while not task.takes_input:
+            task = synthetic.sample_task(rng)
+        return task, task.instruction
+    defect = _defect_roll(rng, ctx.options, bool(prompt.demos))
+    if defect is None:
+        task = synthetic.sample_task(rng)
+        return task, task.instruction
+    instruction = {
+        "near_copy": lambda: synthetic.near_copy(rng.choice(prompt.demos), rng),
+        "keyword": lambda: synthetic.keyword_instruction(rng),
+        "short": lambda: synthetic.short_instruction(rng),
+        "bad_start": lambda: synthetic.bad_start_instruction(rng),
+    }[defect]()
+    return synthetic.describe(instruction), instruction
+
+
+def _alpaca_example(prompt: AlpacaPrompt, ctx: ReplyContext, used: set[str],
+                    need_input: bool = False) -> tuple[Example, synthetic.SyntheticTask]:
+    """A fresh block: new instruction, nothing the recipe's stop strings would cut early."""
+    for _ in range(8):
+        task, instruction = _alpaca_task(prompt, ctx, need_input)
+        instance = synthetic.make_instance(task, ctx.rng)
+        example = Example(instance.input, instance.output, instruction)
+        fields_text = "\n".join((instruction, instance.input, instance.output))
+        if instruction not in used and not _ALPACA_STOP_LIKE.search(fields_text):
+            break
+    used.add(example.instruction)
+    return example, task
+
+
+def render_alpaca(examples: Sequence[Example], start: int, first_style: str, inline: bool) -> str:
+    """Blocks from `start`; the first continues the prompt's 'N. Instruction:'."""
+    blocks = []
+    for n, e in enumerate(examples, start):
+        if n == start and first_style != "restated":
+            head = (" " if first_style == "space" else "") + e.instruction
+        else:
+            head = f"{n}. Instruction: {e.instruction}"
+        values = [(f"{n}. Input:", e.input or NO_INPUT), (f"{n}. Output:", e.output)]
+        rendered = [_field(m, v) if inline or not v else f"{m}\n{v}" for m, v in values]
+        blocks.append("\n".join([head, *rendered]))
+    return "\n###\n".join(blocks)
+
+
+def respond_alpaca(prompt: AlpacaPrompt, ctx: ReplyContext) -> Draft:
+    """Tasks N..20 (the client's stop cuts the 20th); a truncated reply ends mid-task earlier."""
+    rng = ctx.rng
+    reply = _roll_reply(ctx)
+    first_style = rng.choices(("space", "bare", "restated"), (0.6, 0.2, 0.2))[0]
+    inline = rng.random() < 0.2
+    used = set(prompt.demos)
+    count = max(ALPACA_LAST - prompt.next_number, 1)  # blocks N..19
+    pairs = [_alpaca_example(prompt, ctx, used) for _ in range(count - reply.duplicate)]
+    if reply.conflict:  # a conflict needs two blocks with inputs
+        without = [k for k, (e, _) in enumerate(pairs) if not e.input]
+        for k in without[:max(0, 2 - (len(pairs) - len(without)))]:
+            pairs[k] = _alpaca_example(prompt, ctx, used, need_input=True)
+    examples, tasks = [e for e, _ in pairs], [t for _, t in pairs]
+
+    def conflict_output(i: int, _: int) -> str:
+        instance = synthetic.SyntheticInstance(examples[i].input, examples[i].output)
+        return synthetic.other_output(tasks[i], instance, rng)
+
+    examples = apply_instance_defects(examples, reply, ctx, conflict_output)
+    if reply.truncate:
+        examples = examples[:rng.randint(1, len(examples))]
+    else:
+        examples.append(_alpaca_example(prompt, ctx, used)[0])  # task 20: the stop string cuts it
+    text = render_alpaca(examples, prompt.next_number, first_style, inline)
+    return Draft(text, rng.uniform(0.2, 0.8) if reply.truncate else None)
+
+
+register_kind(PromptKind("classify", detect_classify, respond_classify))
+register_kind(PromptKind("instances_input_first", detect_input_first, respond_input_first))
+register_kind(PromptKind("instances_output_first", detect_output_first, respond_output_first))
+register_kind(PromptKind("alpaca", detect_alpaca, respond_alpaca))
+
+
 # --------------------------------------------------------------------------
 # Completion post-processing, as an OpenAI-style API applies it.
 # --------------------------------------------------------------------------
@@ -268,10 +703,17 @@ def apply_stop(text: str, stop: str | Sequence[str] | None) -> str:
 
 
 def truncate_last_line(text: str, fraction: float) -> str:
-    """Cut the final line mid-way, as a model hitting its token limit would."""
-    head, sep, last = text.rpartition("\n")
+    """Cut the final line mid-way, as a model hitting its token limit would.
+
+    Trailing separator lines ('###', blank) are dropped first; a final line too
+    short to cut (a one-character answer) is dropped whole.
+    """
+    body = text.rstrip()
+    while "\n" in body and not any(ch.isalnum() for ch in body.rpartition("\n")[2]):
+        body = body.rpartition("\n")[0].rstrip()
+    head, sep, last = body.rpartition("\n")
     if len(last.strip()) < 2:
-        return text
+        return head.rstrip() if head.strip() else text
     keep = max(1, min(len(last) - 1, int(len(last) * fraction)))
     return head + sep + last[:keep].rstrip(" .!?")
 
@@ -667,6 +1109,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--short-rate", type=_rate, default=d.short_rate)
     p.add_argument("--bad-start-rate", type=_rate, default=d.bad_start_rate)
     p.add_argument("--truncate-rate", type=_rate, default=d.truncate_rate)
+    p.add_argument("--conflict-rate", type=_rate, default=d.conflict_rate,
+                   help="per instance reply: two examples share an input but not the output")
+    p.add_argument("--empty-output-rate", type=_rate, default=d.empty_output_rate, help="per example")
+    p.add_argument("--colon-rate", type=_rate, default=d.colon_rate,
+                   help="per example: the input or output ends with a colon")
+    p.add_argument("--duplicate-rate", type=_rate, default=d.duplicate_rate,
+                   help="per instance reply: one example repeated exactly")
+    p.add_argument("--same-io-rate", type=_rate, default=d.same_io_rate,
+                   help="per example with an input: the output equals the input")
     p.add_argument("--log", default=None, help="append one JSON line per chat request")
     return p
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -26,14 +27,24 @@ __all__ = [
     "BANNED_KEYWORDS",
     "LabelSet",
     "SyntheticGenerator",
+    "SyntheticInstance",
     "SyntheticTask",
     "Template",
     "bad_start_instruction",
+    "describe",
+    "input_for_label",
     "keyword_instruction",
+    "labels_in",
+    "looks_like_classification",
+    "looks_like_it_takes_input",
+    "make_instance",
     "near_copy",
+    "other_output",
+    "recover_near_copy",
     "sample_task",
     "short_instruction",
     "task_for",
+    "task_slots",
 ]
 
 # The keyword filter of the Self-Instruct paper (plus the extra modalities its
@@ -1317,6 +1328,19 @@ def _labels_for(template: Template, match: re.Match[str]) -> tuple[str, ...] | N
     return None
 
 
+def _match(text: str) -> tuple[Template, tuple[str, ...], dict[str, str]] | None:
+    """The template, labels and slot values an instruction was rendered from."""
+    candidates = [text, text.lstrip("-•*\"'.–( ").removeprefix("Optional) ").rstrip("\"'")]
+    for candidate in dict.fromkeys(candidates):
+        for template, regex in _compiled():
+            match = regex.fullmatch(candidate)
+            labels = _labels_for(template, match) if match else None
+            if match and labels is not None:
+                slots = {k: v for k, v in match.groupdict().items() if v is not None}
+                return template, labels, slots
+    return None
+
+
 def task_for(instruction: str) -> SyntheticTask | None:
     """Metadata of an instruction this grammar could have produced, else None."""
     text = " ".join(instruction.split())
@@ -1325,15 +1349,18 @@ def task_for(instruction: str) -> SyntheticTask | None:
     for short in SHORT_INSTRUCTIONS:
         if text.lower() == short.lower():
             return SyntheticTask(text, False, (), False, "short")
-    candidates = [text, text.lstrip("-•*\"'.–( ").removeprefix("Optional) ").rstrip("\"'")]
-    for candidate in dict.fromkeys(candidates):
-        for template, regex in _compiled():
-            match = regex.fullmatch(candidate)
-            labels = _labels_for(template, match) if match else None
-            if match and labels is not None:
-                return SyntheticTask(text, template.is_classification, labels,
-                                     template.takes_input, template.family)
-    return None
+    found = _match(text)
+    if found is None:
+        return None
+    template, labels, _ = found
+    return SyntheticTask(text, template.is_classification, labels, template.takes_input, template.family)
+
+
+def task_slots(instruction: str) -> dict[str, str]:
+    """Slot values (topic, prog_lang, ...) of a grammar instruction, so answers can fit it."""
+    text = " ".join(instruction.split())
+    found = _match(text) if text else None
+    return found[2] if found else {}
 
 
 class SyntheticGenerator:
@@ -1350,3 +1377,946 @@ class SyntheticGenerator:
 
     def instructions(self, n: int) -> list[str]:
         return [t.instruction for t in self.tasks(n)]
+
+
+# --------------------------------------------------------------------------
+# Describing any instruction: the grammar, near-copies, then keyword cues.
+# --------------------------------------------------------------------------
+
+_REVERSE_SYNONYMS: dict[str, tuple[str, ...]] = {
+    target: tuple(k for k, v in _SYNONYMS.items() if v == target) for target in set(_SYNONYMS.values())
+}
+_EDGE_PUNCT = ".,?!:;"
+
+
+def _undo_one_edit(words: list[str]) -> list[list[str]]:
+    """Every way to revert one near_copy edit: drop an inserted adverb or swap a synonym back."""
+    out: list[list[str]] = []
+    for i, word in enumerate(words):
+        core = word.strip(_EDGE_PUNCT)
+        if core.lower() in _INSERTIONS and word == core:
+            out.append(words[:i] + words[i + 1:])
+        for original in _REVERSE_SYNONYMS.get(core.lower(), ()):
+            swap = original.capitalize() if core[:1].isupper() else original
+            out.append(words[:i] + [word.replace(core, swap, 1)] + words[i + 1:])
+    return out
+
+
+def recover_near_copy(instruction: str) -> SyntheticTask | None:
+    """Metadata of the grammar instruction a near_copy (one or two edits) came from."""
+    text = " ".join(instruction.split())
+    if text.endswith("!") and (task := task_for(text[:-1] + ".")):
+        return SyntheticTask(text, task.is_classification, task.labels, task.takes_input, task.family)
+    frontier = [text.split()]
+    for _ in range(2):
+        frontier = [edited for words in frontier for edited in _undo_one_edit(words)]
+        for words in frontier:
+            task = task_for(" ".join(words))
+            if task is not None:
+                return SyntheticTask(text, task.is_classification, task.labels, task.takes_input, task.family)
+    return None
+
+
+# Keyword cues for instructions the grammar does not know (seed tasks, their near-copies).
+_CLASSIFICATION_CUES = re.compile(
+    r"\b(classif\w*|categor\w*|label\w*|which of|true or false|yes or no|positive or negative|"
+    r"positive, negative|spam|sentiment|tag\w*|sort each|route|decide whether|determine whether|"
+    r"tell whether|say whether|fact or (?:an )?opinion|formal or informal|star rating|choose (?:one|from)|"
+    r"answer (?:yes|valid|with one)|reply with (?:yes|its letter)|part of speech|asking for a fact|"
+    r"which (?:emotion|queue|team|category|language|continent|word does not|programming language)|"
+    r"programming language used|rate the (?:difficulty|urgency|strength)|what does the person typing|intent|"
+    r"judge the tone|where would an editor|would you call|detect the feeling)\b|\b(?:one of|options):",
+    re.IGNORECASE)
+_NOT_CLASSIFICATION_CUES = re.compile(
+    r"\b(unit tests|why does|witnesses|extract every|list every|bullet points|write|compose|"
+    r"explain|summari[sz]e|translate|brainstorm)\b", re.IGNORECASE)
+_LABEL_LIST = re.compile(
+    r"(?:^|[:(]|\b(?:as|either|one of|from|with|into|be|is it|answer|find this [\w -]+?|call this [\w -]+?))\s+"
+    r"((?:[\w'/-]+(?: [\w'/-]+){0,2}, )*[\w'/-]+(?: [\w'/-]+){0,2},? or [\w'/-]+(?: [\w'/-]+){0,2})"
+    r"\s*[.?!)]*(?:\s|$)", re.IGNORECASE)
+_INPUT_CUES = re.compile(
+    r"\b(given|following|below|this|these|passage|text|sentence|snippet|paragraph)\b", re.IGNORECASE)
+
+
+def labels_in(instruction: str) -> tuple[str, ...]:
+    """Labels spelled out as 'a, b, or c' in an instruction (the last such list), else ()."""
+    found = _LABEL_LIST.findall(instruction)
+    if not found:
+        return ()
+    items = re.split(r",? or |, ", found[-1])
+    labels = tuple(dict.fromkeys(i.strip() for i in items if i.strip()))
+    return labels if len(labels) >= 2 else ()
+
+
+def looks_like_classification(instruction: str) -> bool:
+    """Keyword guess: asks for a label from a small fixed set."""
+    if _CLASSIFICATION_CUES.search(instruction):
+        return True
+    return bool(labels_in(instruction)) and not _NOT_CLASSIFICATION_CUES.search(instruction)
+
+
+def looks_like_it_takes_input(instruction: str) -> bool:
+    """Keyword guess: refers to a text it expects to be given."""
+    return bool(_INPUT_CUES.search(instruction))
+
+
+def describe(instruction: str) -> SyntheticTask:
+    """Best-known metadata of any instruction: grammar lookup, near-copy recovery, keyword cues."""
+    text = " ".join(instruction.split())
+    known = task_for(text) or recover_near_copy(text)
+    if known is not None:
+        return known
+    classification = looks_like_classification(text)
+    labels = (labels_in(text) or YES_NO) if classification else ()
+    takes_input = looks_like_it_takes_input(text)
+    return SyntheticTask(text, classification, labels, takes_input, "unknown")
+
+
+# --------------------------------------------------------------------------
+# Instances: plausible (not correct) inputs and outputs for any instruction.
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyntheticInstance:
+    """One example of a task; input is '' when the task takes none."""
+
+    input: str
+    output: str
+
+
+def _year(rng: random.Random) -> str:
+    return str(rng.choice((2015, 2017, 2018, 2019, 2021, 2022, 2023)))
+
+
+def _date(rng: random.Random) -> str:
+    months = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+    return f"{rng.randint(2, 28)} {rng.choice(months)} {_year(rng)}"
+
+
+# Extra vocabulary for answers; each draws a fresh value per instance.
+_EXTRA: dict[str, tuple[str, ...] | Callable[[random.Random], str]] = {
+    "name": _words(
+        "Maya Fernandes|Peter Holm|Lucia Ortega|Daniel Kim|Amara Okafor|Tomasz Nowak|Hannah Berg|"
+        "Ravi Menon|Sofia Rossi|Kenji Watanabe|Grace Mensah|Omar Haddad|Elena Petrova|Lucas Martin|"
+        "Aisha Bello|Jonas Weber|Priya Nair|Carlos Mendes|Ingrid Solberg|Samuel Osei"),
+    "weekday": _words("Monday|Tuesday|Wednesday|Thursday|Friday"),
+    "time": _words("9 am|10:30 am|noon|2 pm|3:15 pm|4 pm|5:30 pm"),
+    "medication": _words("ibuprofen|amoxicillin|metformin|loratadine|omeprazole|paracetamol"),
+    "product": _words("the Aero 3 kettle|the TrailMax backpack|the Lumo desk lamp|the Volta e-bike|"
+                      "the Pixel Buds|the CloudStep sneakers"),
+    "street": _words("14 Harbour Road|221 Elm Street|7 Rue des Lilas|58 Kingsway|3 Mill Lane"),
+    "date": _date,
+    "year": _year,
+    "pct": lambda rng: str(rng.randint(12, 87)),
+    "n": lambda rng: str(rng.randint(3, 9)),
+    "big": lambda rng: f"{rng.randint(2, 48) * 25:,}",
+    "amount": lambda rng: f"${rng.randint(3, 95) * 25:,}",
+    "email": lambda rng: f"{rng.choice(('info', 'sales', 'hr', 'events', 'support'))}@"
+                         f"{rng.choice(('northwind', 'bluepeak', 'greenfield', 'harbor'))}.example.com",
+    "phone": lambda rng: f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+}
+_FILL = re.compile(r"\{(\w+)\}")
+
+
+class _Vocab(dict[str, str]):
+    """Slot values for one answer: the instruction's own, else drawn once and reused."""
+
+    def __init__(self, rng: random.Random, slots: dict[str, str]) -> None:
+        super().__init__(slots)
+        self.rng = rng
+
+    def __missing__(self, key: str) -> str:
+        if key[:1].isupper():
+            value = self[key[0].lower() + key[1:]]
+            return value[:1].upper() + value[1:]
+        base = key.rstrip("0123456789")
+        source = _EXTRA.get(base) or SLOTS.get(base)
+        if source is None:
+            raise KeyError(key)
+        value = source(self.rng) if callable(source) else self.rng.choice(source)
+        self[key] = value
+        return value
+
+    def fill(self, pattern: str) -> str:
+        """Replace {slot} markers; anything else in braces (code) is left alone."""
+        def one(match: re.Match[str]) -> str:
+            try:
+                return self[match.group(1)]
+            except KeyError:
+                return match.group(0)
+        return _FILL.sub(one, pattern)
+
+    def pick(self, bank: tuple[str, ...]) -> str:
+        return self.fill(self.rng.choice(bank))
+
+    def sample(self, bank: tuple[str, ...], k: int, ordered: bool = False) -> list[str]:
+        """k distinct entries, shuffled or (ordered) in bank order, e.g. Day 1 before Day 2."""
+        picked = self.rng.sample(range(len(bank)), min(k, len(bank)))
+        return [self.fill(bank[i]) for i in (sorted(picked) if ordered else picked)]
+
+
+def _lines(items: list[str], style: str = "numbered") -> str:
+    if style == "numbered":
+        return "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1))
+    return "\n".join(f"- {item}" for item in items)
+
+
+def _count(v: _Vocab, low: int = 3, high: int = 5) -> int:
+    """How many list items: the instruction's {number} when it names one, capped for brevity."""
+    words = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10}
+    return min(words.get(v.get("number", ""), v.rng.randint(low, high)), 7)
+
+
+# --- shared text banks -------------------------------------------------------
+
+NEWS_SENTENCES: tuple[str, ...] = (
+    "{Topic} has been a regular subject of debate in {place} this year.",
+    "Researchers at {company_kind} say interest in the subject has grown steadily since {year}.",
+    "A {profession} interviewed for this piece described the change as slow at first, then sudden.",
+    "Supporters argue it will benefit {affected_group}, while critics point to the cost.",
+    "A survey of {big} residents found that {pct} percent had changed their habits as a result.",
+    "The city council is expected to publish its final report on {date}.",
+    "Local groups have organized {n} public meetings to discuss the next steps.",
+    "{Name}, who has followed the issue for years, says the debate is far from over.",
+    "The pilot program cost about {amount} and ran for {n} months.",
+    "Officials said the first results would be shared with the public before the end of the year.",
+)
+EXPLAIN_SENTENCES: tuple[str, ...] = (
+    "The key idea is simpler than it sounds: it all comes down to how energy and information move.",
+    "Think of it like a kitchen during a dinner rush, where every station depends on the one before it.",
+    "A common misconception is that it happens all at once; in reality it is a gradual process.",
+    "Scientists first described it in detail in the nineteenth century, and the basic picture still holds.",
+    "In everyday life you can see the same effect when you leave a cold drink out on a warm day.",
+    "The most important factor is balance: too much or too little of one part and the whole system changes.",
+    "It matters today because it shapes decisions that families, companies and governments make every year.",
+    "There are still open questions, but most experts agree on the main mechanism.",
+    "Put simply, small causes add up over time into large, visible effects.",
+)
+ADVICE_SENTENCES: tuple[str, ...] = (
+    "Start small: pick one habit you can keep for two weeks before adding another.",
+    "Write down a clear goal and a date, and tell one person about it so you stay accountable.",
+    "Expect setbacks; missing a day is normal, so plan how you will restart the next morning.",
+    "Track your progress in a simple notebook rather than a complicated app.",
+    "Ask someone who has done it before what they wish they had known at the start.",
+    "Protect a fixed time slot in your calendar, ideally at the same time every day.",
+    "Reward yourself for consistency, not perfection.",
+    "If it still feels overwhelming after a month, it is worth talking to a professional.",
+)
+STORY_SENTENCES: tuple[str, ...] = (
+    "Nobody in {place} expected the morning to end the way it did.",
+    "{Character} had spent years avoiding {scene}, but today there was no choice.",
+    "The rain had stopped, and for a moment everything smelled of wet stone and coffee.",
+    "Then {object} appeared on the doorstep, wrapped in brown paper and tied with string.",
+    "\"We have until sunset,\" {name} whispered, checking the old map for the third time.",
+    "It was not the ending anyone had planned, but it was the one they needed.",
+    "Somewhere a dog barked, and the spell was broken.",
+    "By the time the bells rang, the secret was out.",
+)
+POEM_LINES: tuple[str, ...] = (
+    "Soft light spills over {place}", "the kettle hums a patient tune", "we count the hours in rain",
+    "old roads remember every step", "a paper boat drifts toward the sea",
+    "the city breathes beneath the snow", "small seeds dream of summer", "the clock forgets to hurry",
+    "laughter rolls across the hill", "we carry {topic} like a lantern", "the tide returns what it borrowed",
+    "one more page, one more morning",
+)
+GENERIC_TEXTS: tuple[str, ...] = (
+    "The new schedule starts on {weekday}, so please check the updated times before you travel.",
+    "Our team finished the project two weeks early and under budget.",
+    "I tried the recipe last night and the sauce came out much thinner than expected.",
+    "The library will stay open until {time} during the exam period.",
+    "{Name} said the meeting was moved to {weekday} because half the team is travelling.",
+    "The package arrived on time, but the box was damaged on one side.",
+    "Prices for fresh vegetables rose by {pct} percent over the last year.",
+    "Could you send me the slides from yesterday's presentation?",
+)
+CASUAL_FORMAL: tuple[tuple[str, str], ...] = (
+    ("hey, can't make the {time} meeting, something came up. can we move it?",
+     "Hello, unfortunately I am unable to attend the {time} meeting due to an unexpected matter. "
+     "Could we reschedule?"),
+    ("thx for the help yesterday, u really saved me with that report",
+     "Thank you for your help yesterday; your support with the report was invaluable."),
+    ("the printer's broken again, someone pls fix it before friday",
+     "The printer is out of order again. Could someone please arrange a repair before Friday?"),
+    ("gonna be late, traffic is crazy, start without me",
+     "I will be arriving late because of heavy traffic. Please begin without me."),
+    ("we need the numbers asap or the whole launch slips",
+     "We need the figures as soon as possible; otherwise the launch date will be delayed."),
+    ("loved the talk!! any chance u could share the slides?",
+     "I greatly enjoyed your talk. Would you be willing to share the slides?"),
+    ("your invoice is wrong, you charged us twice, fix it",
+     "It appears that our latest invoice includes a duplicate charge. Could you please correct it?"),
+)
+GRAMMAR_PAIRS: tuple[tuple[str, str], ...] = (
+    ("Me and my freind was planing to go to the beach, but it rained alot.",
+     "My friend and I were planning to go to the beach, but it rained a lot."),
+    ("Their going to announce the results tomorow, weather we like it or not.",
+     "They're going to announce the results tomorrow, whether we like it or not."),
+    ("The team have finished there work and is ready for the next step.",
+     "The team has finished its work and is ready for the next step."),
+    ("She don't know where the keys is, she looked everywhere.",
+     "She doesn't know where the keys are; she looked everywhere."),
+    ("Each of the students have brought they're own lunch.",
+     "Each of the students has brought their own lunch."),
+)
+TRANSLATIONS: tuple[dict[str, str], ...] = (
+    {
+        "English": "The library closes at eight in the evening.",
+        "French": "La bibliothèque ferme à huit heures du soir.",
+        "Spanish": "La biblioteca cierra a las ocho de la tarde.",
+        "German": "Die Bibliothek schließt um acht Uhr abends.",
+        "Italian": "La biblioteca chiude alle otto di sera.",
+        "Portuguese": "A biblioteca fecha às oito da noite.",
+    },
+    {
+        "English": "Could you tell me where the train station is?",
+        "French": "Pourriez-vous me dire où est la gare ?",
+        "Spanish": "¿Podría decirme dónde está la estación de tren?",
+        "German": "Können Sie mir sagen, wo der Bahnhof ist?",
+        "Italian": "Potrebbe dirmi dov'è la stazione?",
+        "Portuguese": "Pode dizer-me onde fica a estação de comboios?",
+    },
+    {
+        "English": "We are very happy with the new apartment.",
+        "French": "Nous sommes très contents du nouvel appartement.",
+        "Spanish": "Estamos muy contentos con el nuevo piso.",
+        "German": "Wir sind mit der neuen Wohnung sehr zufrieden.",
+        "Italian": "Siamo molto contenti del nuovo appartamento.",
+        "Portuguese": "Estamos muito contentes com o novo apartamento.",
+    },
+    {
+        "English": "Please send me the report before Friday.",
+        "French": "Merci de m'envoyer le rapport avant vendredi.",
+        "Spanish": "Por favor, envíame el informe antes del viernes.",
+        "German": "Bitte schick mir den Bericht vor Freitag.",
+        "Italian": "Per favore, mandami il rapporto prima di venerdì.",
+        "Portuguese": "Por favor, envia-me o relatório antes de sexta-feira.",
+    },
+)
+REFUSALS: tuple[str, ...] = (
+    "I'm sorry, but as a text-based assistant I can't create or view visual or audio content. "
+    "I can describe it in words instead if that helps.",
+    "I can't open files, browse websites or produce pictures. If you paste the text here, I'm happy to help with it.",
+    "As a language model I have no access to attachments or the web, so I can't do this directly. "
+    "Here is a short written description instead: it would show the main points clearly, "
+    "with labels in plain language.",
+)
+
+
+# --- labelled inputs for classification tasks ---------------------------------
+
+def _bank(**labels: str) -> dict[str, tuple[str, ...]]:
+    return {k.replace("_", " "): _words(v) for k, v in labels.items()}
+
+
+LABEL_TEXTS: dict[str, tuple[str, ...]] = {
+    **_bank(
+        positive="Absolutely loved it. The staff were friendly and everything arrived on time.|"
+                 "Best purchase I've made this year; it works perfectly and looks great.",
+        negative="Terrible experience. It broke after two days and nobody answered my emails.|"
+                 "Overpriced, slow and noisy. I would not go back.",
+        neutral="It does what it says. Nothing special, nothing wrong.|"
+                "Delivery took four days, which is about what the website said.",
+        mixed="The food was excellent, but we waited almost an hour for a table.",
+        favorable="A thoughtful, well-made option that I would happily choose again.",
+        unfavorable="Disappointing from start to finish; the quality is not worth the price.",
+        satisfied="Everything went smoothly and the support team solved my question in minutes.",
+        dissatisfied="I had to call three times and the problem is still not fixed.",
+        happy="What a lovely surprise, the whole evening made me smile!",
+        angry="This is the third time my order is wrong and I am furious.",
+        disappointed="I expected so much more after all the great reviews.",
+        enthusiastic="Wow, I can't stop talking about it - everyone should try this!",
+        lukewarm="It was fine, I guess. I probably won't think about it again.",
+        hostile="Whoever designed this should be ashamed. Complete garbage.",
+        praise="The nurse on the night shift was incredibly kind to my father.",
+        complaint="The heating in room 12 has not worked for a week.",
+        suggestion="It would be great if the app let us export our data as a spreadsheet.",
+        recommend="I'd send any friend here without hesitation.",
+        do_not_recommend="Save your money and look elsewhere.",
+        grammatically_correct="She has lived in the city for ten years.",
+        grammatically_incorrect="Me and him goes to the store yesterday.",
+        formal="We regret to inform you that your application was not successful.",
+        informal="lol that movie was wild, we gotta see it again",
+        literal="The cat is sleeping on the warm windowsill.",
+        figurative="My inbox is a bottomless pit this week.",
+        a_question="Could you send me the agenda for tomorrow?",
+        a_statement="The museum opens at ten on weekdays.",
+        a_command="Close the door behind you when you leave.",
+        an_exclamation="What a beautiful sunset!",
+        active_voice="The committee approved the new budget.",
+        passive_voice="The new budget was approved by the committee.",
+        sarcastic="Oh great, another Monday morning meeting. Just what I needed.",
+        sincere="Thank you so much for staying late to help me finish.",
+        polite="Would you mind lowering the music a little after ten? Thank you!",
+        rude="Turn that noise down or I'm calling the landlord.",
+        optimistic="Sales dipped this quarter, but the new product line should turn things around.",
+        pessimistic="Nothing we try ever works, so why bother with another plan?",
+        fact="Water boils at 100 degrees Celsius at sea level.|"
+             "Mount Everest is the highest mountain above sea level.",
+        opinion="Summer is the best season for a city break.|Hiking is the most rewarding way to spend a weekend.",
+        clear="The meeting starts at 3 pm in room 204.",
+        ambiguous="I saw the man with the telescope.",
+        british_english="We queued for ages outside the theatre before the lorry moved.",
+        american_english="We stood in line for an hour outside the theater before the truck moved.",
+        child_friendly="The little turtle made a new friend at the pond and they shared a snack.",
+        adult="The detective poured another whiskey and reread the coroner's report.",
+        humorous="My houseplant has filed a formal complaint about my watering schedule.",
+        serious="The report outlines the risks of delaying the bridge repairs.",
+        true="The Pacific is the largest ocean on Earth.",
+        false="The Great Wall of China is easily visible from the Moon with the naked eye.",
+        accurate="Vaccines train the immune system to recognize specific germs.",
+        misleading="Eating carrots will give you perfect night vision.",
+        unverifiable="The ancient king secretly preferred tea to wine.",
+        plausible="The bakery sells out of croissants by nine on Saturdays.",
+        implausible="The student read all of Wikipedia over the weekend.",
+        supported="According to the survey of 2,000 people, most commuters prefer trains.",
+        unsupported="Everyone knows remote workers are lazier.",
+        correct="Photosynthesis turns light energy into chemical energy.",
+        incorrect="The Sun orbits the Earth once a day.",
+        partly_correct="Bats are blind and use echolocation to hunt.",
+        myth="Goldfish only have a three-second memory.",
+        exaggerated="This diet will make you lose ten kilos in a week.",
+        understated="The 1906 earthquake caused a few problems in San Francisco.",
+        billing="Hi, I was charged twice for my subscription this month.",
+        technical_support="The app crashes every time I try to upload a photo.",
+        sales="Do you offer discounts for teams of more than fifty people?",
+        shipping="My package was supposed to arrive on Monday and the tracking has not moved.",
+        hardware="The laptop fan is making a grinding noise.",
+        software="Excel freezes whenever I open the quarterly spreadsheet.",
+        network="The office wifi keeps dropping every few minutes.",
+        accounts="I can't reset my password; the link in the email has expired.",
+        returns="The shoes are too small. How do I send them back?",
+        delivery="Can the courier leave the parcel with my neighbour?",
+        payments="My card was declined although I have enough money in the account.",
+        product_questions="Is this jacket waterproof or just water-resistant?",
+        urgent="The server room is flooding - please send someone now!",
+        normal="Please update the contact list when you have a moment.",
+        low_priority="Some day it would be nice to repaint the break room.",
+        routine="What are your opening hours on Saturday?",
+        facilities="The elevator on the third floor is out of order.",
+        it="My VPN connection fails since this morning's update.",
+        human_resources="How many vacation days do I have left this year?",
+        finance="When will last month's expense claims be reimbursed?",
+        legal="Can we use this photo in our brochure without permission?",
+        marketing="Who is preparing the posts for the product launch?",
+        engineering="The build fails on the main branch after yesterday's merge.",
+        front_desk="Could I get a late checkout tomorrow?",
+        housekeeping="We need two extra towels in room 418.",
+        kitchen="Is the soup of the day gluten-free?",
+        maintenance="The shower in my room has no hot water.",
+        pharmacy="Is my prescription for blood pressure tablets ready?",
+        nursing="My mother needs help getting out of bed this morning.",
+        appointments="I'd like to move my check-up to next Thursday.",
+        politics="Parliament passes the new housing bill after a late-night vote",
+        sports="Striker scores twice as the home side wins the derby",
+        technology="Chipmaker unveils a faster, cooler processor for laptops",
+        entertainment="Director's new film breaks opening-weekend records",
+        business="Local bakery chain expands to five new cities",
+        science="Astronomers spot water vapour on a distant planet",
+        health="New study links short walks after meals to better sleep",
+        world_news="Leaders meet in Geneva for emergency climate talks",
+        local="Town library reopens after a year of renovations",
+        national="Government announces a nationwide rail strike for next week",
+        international="Two neighbouring countries sign a historic trade deal",
+        climate="Record heat forces schools to close early across the region",
+        economy="Inflation eases for the third month in a row",
+        education="University scraps entrance fees for first-generation students",
+        crime="Police recover stolen paintings from a storage unit",
+        travel="Ten quiet islands to visit before the summer crowds",
+        food="The secret to crispy roast potatoes, according to chefs",
+        fashion="Wide trousers are back, and designers can't get enough",
+        lifestyle="How one family cut their screen time in half",
+        report="Council confirms the bridge will close for repairs in June",
+        interview="'I never planned to be an astronaut,' says the mission commander",
+        good_news="Rescued sea turtles return to the ocean after months of care",
+        bad_news="Factory closure puts hundreds of jobs at risk",
+        arts="Sculpture exhibition draws record crowds to the harbour museum",
+        sport="Teenage swimmer breaks a national record",
+        weather="Storm warnings issued as strong winds approach the coast",
+        joy="We just found out we're having twins and I can't stop smiling!",
+        sadness="I miss my grandmother more every day since she passed.",
+        anger="I can't believe they cancelled the concert an hour before it started!",
+        fear="I just heard footsteps downstairs and I'm home alone.",
+        surprise="Wait, you planned all of this without telling me?",
+        excited="Only two more days until the trip - I've already packed!",
+        anxious="My interview is tomorrow and I keep going over every possible question.",
+        bored="Another three-hour lecture on tax codes. Wake me when it's over.",
+        content="A quiet evening, a good book and a cup of tea. Perfect.",
+        grateful="Thank you for covering my shift, you really saved me.",
+        frustrated="I've restarted the router five times and it still won't connect.",
+        hopeful="The new treatment seems to be working; fingers crossed.",
+        indifferent="Pizza or pasta, I honestly don't mind.",
+        calm="The deadline moved, but we have a plan and plenty of time.",
+        stressed="Three deadlines this week and my laptop just died.",
+        love="Every morning with you feels like the first one.",
+        disgust="There was a hair in my salad and the waiter just shrugged.",
+        proud="My daughter finished her first marathon today!",
+        ashamed="I forgot my best friend's birthday again.",
+        relieved="The test results came back clear. I can finally breathe.",
+        curious="I wonder how they build bridges over such deep water.",
+        confused="Wait, is the meeting today or was it moved to Thursday?",
+        confident="I've practised all month; I know I'll nail this presentation.",
+        nostalgic="This song takes me straight back to summers at my grandparents' farm.",
+        amused="The dog stole the birthday cake and looked so proud of himself.",
+        annoyed="The neighbours are drilling again at seven on a Sunday.",
+        trusting="I know you'll take good care of the plants while I'm away.",
+        suspicious="Why is a 'bank' asking me to confirm my password by text?",
+        lonely="Another weekend in the new city and I haven't spoken to anyone.",
+        loved="My friends threw me a surprise party and I cried happy tears.",
+        ignored="I've sent three emails and nobody has replied.",
+        informational="how do vaccines work",
+        navigational="city library login page",
+        transactional="buy running shoes size 42 free delivery",
+        booking="I'd like to book a table for four on Friday at 7.",
+        cancellation="Please cancel my gym membership from next month.",
+        question="Do you ship to Canada?",
+        buy="order blue wool sweater medium",
+        compare="kindle vs kobo which is better for reading",
+        research="best electric cars 2023 range reviews",
+        greeting="Hi there! Hope you're having a good day.",
+        request="Can you send me a copy of my last invoice?",
+        feedback="The new checkout page is much faster, nice work.",
+        order_status="Where is my order #48213?",
+        refund="I returned the blender last week. When will I get my money back?",
+        product_info="Does this phone case fit the newer model?",
+        other="Do you know a good plumber in the area?",
+        schedule="I need an appointment with Dr. Lee next week.",
+        cancel="I can't make my appointment on Tuesday, please cancel it.",
+        reschedule="Could we move my Thursday appointment to the afternoon?",
+        ask_a_question="Do I need to bring anything to my first visit?",
+        easy="What is 7 + 5?",
+        medium="A train travels 180 km in 2 hours. What is its average speed?",
+        hard="Prove that there are infinitely many prime numbers.",
+        beginner="Name the three primary colors.",
+        intermediate="Explain why the sky is blue in two sentences.",
+        advanced="Derive the formula for the sum of a geometric series.",
+        transport="Monthly metro pass - {amount}",
+        housing="Rent for the apartment on {street}",
+        utilities="Electricity bill for March",
+        necessary="Winter coat for a child who outgrew the old one",
+        discretionary="Concert tickets for Saturday night",
+        personal="Birthday present for my sister",
+        recurring="Streaming subscription, charged on the 1st of every month",
+        one_time="Plumber call-out to fix a burst pipe",
+        essential="Weekly groceries for the family",
+        nice_to_have="A second pair of running shoes",
+        wasteful="Third coffee machine this year because the old one looked outdated",
+        yes="Yes - this clearly fits.",
+        no="No, not in this case.",
+    ),
+    "1": _words("Awful. Broke on day one and support never answered."),
+    "2": _words("Not great. It works, but the battery barely lasts a morning."),
+    "3": _words("It's okay. Does the job, nothing more."),
+    "4": _words("Really good overall; only the setup instructions were confusing."),
+    "5": _words("Perfect in every way, I'd buy it again tomorrow!"),
+}
+CATEGORY_EXAMPLES: dict[str, tuple[str, ...]] = _bank(
+    mammal="dolphin|red fox|bat", bird="penguin|sparrow|ostrich", reptile="gecko|sea turtle",
+    amphibian="salamander|tree frog", fish="salmon|clownfish", vegetable="carrot|spinach",
+    grain="barley|quinoa", dairy="yogurt|cheddar", team_sport="volleyball|ice hockey",
+    individual_sport="archery|figure skating", land="tractor|bicycle", water="canoe|ferry", air="glider|helicopter",
+    healthcare="physiotherapist|radiographer", education="kindergarten teacher|school counselor",
+    technology="network engineer|data analyst", fiction="The Night Circus|Treasure Island",
+    nonfiction="A Brief History of Time|Educated", metal="copper|sodium", nonmetal="oxygen|sulfur",
+    metalloid="silicon|boron", europe="Portugal|Poland", asia="Vietnam|Mongolia", africa="Ghana|Kenya",
+    the_americas="Peru|Canada", oceania="Fiji|New Zealand", noun="harbor|courage", verb="whisper|carry",
+    adjective="brittle|generous", adverb="quietly|often", renewable="wind power|geothermal heat",
+    nonrenewable="coal|natural gas", rocky_planet="Mars|Venus", gas_giant="Jupiter|Saturn",
+    ice_giant="Neptune|Uranus", alcoholic="cider|red wine", non_alcoholic="lemonade|oat milk",
+    prime="29|97", composite="91|120", compiled="Rust|C++", interpreted="Ruby|Python", religious="Diwali|Easter",
+    secular="New Year's Eve|Labour Day", tree="oak|birch", shrub="lavender|boxwood", herb="basil|mint",
+    vine="grapevine|ivy", spam="CONGRATS! You've won a free cruise, click here to claim now!!!|"
+                              "Cheap meds, no prescription needed, order today",
+    not_spam="Hi Sam, the meeting notes are attached. See you Thursday.|Your library books are due on Friday.",
+    igneous="granite|basalt", sedimentary="limestone|sandstone", metamorphic="marble|slate",
+    string="cello|harp", woodwind="clarinet|oboe", brass="trumpet|tuba", percussion="marimba|snare drum",
+    predator="wolf|orca", prey="rabbit|gazelle", both="weasel|frog", herbivore="cow|giraffe",
+    carnivore="lion|shark", omnivore="bear|raccoon", solid="iron|table salt", liquid="olive oil|mercury",
+    gas="helium|neon", conductor="copper wire|aluminium foil", insulator="rubber|glass",
+    ancient="Julius Caesar|Cleopatra", medieval="Joan of Arc|Charlemagne", modern="Marie Curie|Nelson Mandela",
+    hot="the Sahara|Singapore", temperate="southern England|New Zealand", cold="Siberia|Greenland",
+    appetizer="bruschetta|spring rolls", main_course="lasagna|chicken curry", dessert="tiramisu|apple pie",
+    input_device="keyboard|webcam", output_device="monitor|printer", storage_device="SSD|USB stick",
+    insect="ladybird|ant", arachnid="tarantula|scorpion", crustacean="crab|lobster", acid="lemon juice|vinegar",
+    base="bleach|baking soda solution", mountain="Kilimanjaro|Mont Blanc", river="the Danube|the Mekong",
+    desert="the Gobi|the Atacama", island="Madagascar|Iceland", comedy="Groundhog Day|Hot Fuzz",
+    drama="The Godfather|Moonlight", horror="The Shining|Get Out", documentary="March of the Penguins|Free Solo",
+    poem="The Raven|Ozymandias", novel="Pride and Prejudice|Beloved", play="Hamlet|Death of a Salesman",
+    essay="A Modest Proposal|Self-Reliance", indoor="knitting|chess", outdoor="kayaking|birdwatching",
+    citrus="grapefruit|lime", berry="blueberry|raspberry", stone_fruit="peach|cherry", tropical="mango|papaya",
+    vowel="e|o", consonant="k|t", even="48|112", odd="37|95", fruit="banana|plum", food="fresh bread",
+    entertainment="cinema tickets",
+)
+ISSUE_TEXTS: dict[str, str] = {
+    "a personal attack": "Only an idiot would believe this, and you clearly are one.",
+    "sarcasm": "Oh wonderful, the train is late again. What a surprise.",
+    "a spelling mistake": "Please recieve the attached documents before the meeting.",
+    "a factual claim": "The bridge was built in 1932 and carries 40,000 cars a day.",
+    "a request for help": "Could anyone help me move a sofa on Saturday?",
+    "a question": "Is the pool open on public holidays?",
+    "a complaint": "The room was dirty and the air conditioning never worked.",
+    "an offer to sell something": "Selling my old bike, barely used, message me for a good price.",
+    "a deadline": "Please submit your timesheets by Friday at 5 pm.",
+    "medical advice": "Take two ibuprofen and rest your ankle for a few days.",
+    "a threat": "If you park there again, you'll regret it.",
+    "an apology": "I'm really sorry I missed your call yesterday.",
+    "a compliment": "Your presentation was the clearest one of the whole day.",
+    "a promise": "I will have the draft on your desk by Monday morning.",
+}
+NEUTRAL_TEXTS: tuple[str, ...] = (
+    "The quarterly figures are attached for your review.",
+    "The bus leaves from platform four at half past eight.",
+    "Lunch will be served in the main hall today.",
+)
+DIET_TEXTS = {"yes": "Grilled vegetables with brown rice, lemon and fresh herbs.",
+              "no": "Beef burger with cheddar, bacon, butter-fried onions and a brioche bun."}
+
+
+def _label_key(label: str) -> str:
+    return label.strip().lower()
+
+
+def _pair_input(label: str, v: _Vocab) -> str:
+    """Two texts whose relation matches the label of a pair task."""
+    first = v.fill("Remote work saves employees {n} hours of commuting a week.")
+    second = {
+        "yes": "Working from home cuts the weekly commute by several hours.",
+        "true": "Employees who work from home spend less time commuting.",
+        "entailment": "Working from home reduces commuting time.",
+        "same": "Working remotely frees up hours otherwise spent commuting.",
+        "no": "Office rents in the city centre rose again this year.",
+        "false": "Remote workers spend more time commuting than office workers.",
+        "contradiction": "Remote work does not change how long people commute.",
+        "different": "Many companies now offer free lunches at the office.",
+        "neutral": "Some remote workers report feeling lonely.",
+    }.get(_label_key(label), "A short, unrelated remark about the weather.")
+    return f"First: {first}\nSecond: {second}"
+
+
+def input_for_label(task: SyntheticTask, label: str, rng: random.Random) -> str:
+    """A plausible input that a classifier should put under this label."""
+    v = _Vocab(rng, task_slots(task.instruction))
+    key = _label_key(label)
+    if "pair_kind" in v or "relation" in v:
+        return _pair_input(label, v)
+    if "diet" in v and key in DIET_TEXTS:
+        return DIET_TEXTS[key]
+    if "issue" in v and key in ("yes", "no"):
+        return ISSUE_TEXTS.get(v["issue"], v["issue"]) if key == "yes" else v.pick(NEUTRAL_TEXTS)
+    if "topic" in v and key in ("yes", "no"):
+        topic = v["topic"] if key == "yes" else v["topic2"]
+        return f"{topic[:1].upper()}{topic[1:]} " + v.pick((
+            "has been on everyone's mind in {place} this year.", "came up again at last night's town meeting.",
+            "is the focus of a new exhibition opening on {weekday}."))
+    if "noun" in v and key in CATEGORY_EXAMPLES:
+        return rng.choice(CATEGORY_EXAMPLES[key])
+    if key in LABEL_TEXTS:
+        return v.pick(LABEL_TEXTS[key])
+    if key in CATEGORY_EXAMPLES:
+        return rng.choice(CATEGORY_EXAMPLES[key])
+    return v.pick(GENERIC_TEXTS)
+
+
+# --- family answers: each returns (input, output) ------------------------------
+
+_Answer = tuple[str, str]
+
+
+def _paragraph(v: _Vocab, low: int = 3, high: int = 4) -> str:
+    """A short news-style passage that opens with its topic."""
+    return " ".join([v.fill(NEWS_SENTENCES[0]), *v.sample(NEWS_SENTENCES[1:], v.rng.randint(low, high) - 1)])
+
+
+def _summary(v: _Vocab) -> str:
+    return v.pick((
+        "{Topic} is dividing opinion in {place}: supporters expect benefits for {affected_group}, "
+        "critics worry about the cost.",
+        "The piece reports growing interest in {topic} in {place} and a final council report due on {date}.",
+        "In short, {topic} is changing habits in {place}, but the debate is not settled.",
+    ))
+
+
+def _code(v: _Vocab, lang: str | None = None) -> str:
+    """A small, plausible-looking function in the requested language."""
+    lang = lang or v.get("prog_lang") or "Python"
+    task = v.get("coding_task") or v.fill("{coding_task}")
+    words = [w for w in re.findall(r"[a-z]+", task.lower()) if w not in ("a", "an", "the", "of", "two", "given")]
+    snake = "_".join(words[:3]) or "solve"
+    camel = words[0] + "".join(w.capitalize() for w in words[1:3]) if words else "solve"
+    if lang in ("JavaScript", "TypeScript"):
+        sig = "items: number[]): number[]" if lang == "TypeScript" else "items)"
+        return (f"function {camel}({sig} {{\n  const result = [];\n  for (const item of items) {{\n"
+                f"    if (item !== undefined) result.push(item);\n  }}\n  return result;\n}}")
+    if lang in ("Java", "C#", "Kotlin", "Scala", "Swift", "C++", "PHP"):
+        return (f"// {lang}: {task}\nstatic List<Integer> {camel}(List<Integer> items) {{\n"
+                f"    List<Integer> result = new ArrayList<>();\n    for (int item : items) {{\n"
+                f"        result.add(item);\n    }}\n    return result;\n}}")
+    if lang == "Rust":
+        return (f"fn {snake}(items: &[i32]) -> Vec<i32> {{\n    let mut result = Vec::new();\n"
+                f"    for item in items {{\n        result.push(*item);\n    }}\n    result\n}}")
+    if lang in ("Ruby", "Elixir", "Julia"):
+        return f"def {snake}(items)\n  result = []\n  items.each do |item|\n    result << item\n  end\n  result\nend"
+    if lang == "Bash":
+        return f"{snake}() {{\n  for item in \"$@\"; do\n    echo \"$item\"\n  done\n}}"
+    if lang == "Haskell":
+        return f"{camel} :: [Int] -> [Int]\n{camel} [] = []\n{camel} (x:xs) = x : {camel} xs"
+    return (f"def {snake}(items):\n    \"\"\"{task[:1].upper()}{task[1:]}.\"\"\"\n    result = []\n"
+            f"    for item in items:\n        result.append(item)\n    return result")
+
+
+def _sql(v: _Vocab) -> str:
+    table = v.pick(("orders", "bookings", "users", "rides", "loans", "episodes"))
+    return (f"SELECT customer_id, COUNT(*) AS total\nFROM {table}\nWHERE created_at >= '2023-01-01'\n"
+            f"GROUP BY customer_id\nORDER BY total DESC\nLIMIT 10;")
+
+
+def _coding(task: SyntheticTask, v: _Vocab) -> _Answer:
+    text = task.instruction
+    if "SQL" in text:
+        return "", _sql(v)
+    if "edge cases" in text:
+        return "", _lines(["An empty input.", "A single element.", "Very large inputs.", "Duplicate values.",
+                           "Invalid types such as None or strings."], "bullets")
+    if "unit tests" in text:
+        name = _code(v, "Python").split("(")[0].removeprefix("def ")
+        return "", (f"import unittest\n\nclass Test{name.title().replace('_', '')}(unittest.TestCase):\n"
+                    f"    def test_empty(self):\n        self.assertEqual({name}([]), [])\n\n"
+                    f"    def test_simple(self):\n        self.assertEqual({name}([3, 1, 2]), [3, 1, 2])")
+    if not task.takes_input:
+        return "", _code(v)
+    if "error" in text:
+        return "TypeError: unsupported operand type(s) for +: 'int' and 'str'", (
+            "You are adding a number and a string. Convert one of them first, for example with int() or str().")
+    snippet = _code(v)
+    if re.search(r"\b(Rewrite|Port)\b", text):
+        return snippet, _code(v, v.get("prog_lang2") or "Python")
+    if re.search(r"\b(bug|fail)\b", text):
+        return snippet.replace("result", "reslt", 1), (
+            "The variable is declared as 'reslt' but used as 'result', so the first line of the loop fails. "
+            "Use the same name everywhere.")
+    if "comments" in text or "Rename" in text:
+        return snippet, "# Collect the items one by one.\n" + snippet
+    if "risks" in text:
+        return snippet, _lines(["No input validation.", "It loads everything into memory.",
+                                "Errors are not logged.", "There are no tests."], "bullets")
+    return snippet, v.fill("It walks through the input once, keeps each item in a new list and returns that "
+                           "list, so it runs in linear time. The {prog_lang} version is straightforward to read.")
+
+
+def _numbers(v: _Vocab, k: int = 6) -> list[int]:
+    return [v.rng.randint(3, 95) for _ in range(k)]
+
+
+def _math(task: SyntheticTask, v: _Vocab) -> _Answer:
+    if {"coef", "const", "rhs"} <= v.keys():
+        a, b, c = int(v["coef"]), int(v["const"]), int(v["rhs"])
+        x = (c - b) / a
+        shown = str(int(x)) if x.is_integer() else f"{x:.2f}"
+        return "", f"Subtract {b} from both sides: {a}x = {c - b}.\nDivide both sides by {a}: x = {shown}."
+    if task.takes_input:
+        values = _numbers(v)
+        mean = sum(values) / len(values)
+        return ", ".join(map(str, values)), f"The {v.get('stat', 'mean')} is about {mean:.1f}."
+    if "quantity" in v:
+        q = int(v["quantity"])
+        return "", (f"Multiply by the conversion factor: {q} x 1.6 = {q * 1.6:.1f}. "
+                    f"So the answer is about {q * 1.6:.0f}.")
+    return "", _lines(v.sample((
+        "Write down the numbers you know: a budget of {amount} a month.",
+        "Estimate the main costs first, then add about 10 percent for surprises.",
+        "Divide the total by the number of weeks to get a weekly figure.",
+        "Round to a sensible amount and check it against last month's spending.",
+        "Compare the result with the target and adjust one item at a time.",
+    ), 4))
+
+
+def _rewriting(task: SyntheticTask, v: _Vocab) -> _Answer:
+    text = task.instruction
+    if "language2" in v or re.search(r"\b(Translate|Render)\b", text):
+        pair = v.rng.choice(TRANSLATIONS)
+        source = pair.get(v.get("language", "English"), pair["English"])
+        target = pair.get(v.get("language2", "Spanish"), pair["Spanish"])
+        return source, target if target != source else pair["French"]
+    if re.search(r"\b(grammar|Proofread)\b", text):
+        return v.rng.choice(GRAMMAR_PAIRS)
+    if "notes_kind" in v:
+        notes = _lines(v.sample(("budget approved: {amount}", "launch moved to {date}",
+                                 "{name} owns the press contacts", "next check-in {weekday} {time}",
+                                 "survey response rate {pct}%"), 3), "bullets")
+        return notes, v.fill("The budget of {amount} has been approved and {name} will handle the press contacts. "
+                             "The team meets again on {weekday} at {time}.")
+    if "word_limit" in v:
+        return _paragraph(v), _summary(v)
+    casual, formal = v.rng.choice(CASUAL_FORMAL)
+    return (v.fill(casual), v.fill(formal)) if v.rng.random() < 0.6 else (v.fill(formal), v.fill(casual))
+
+
+def _extraction(task: SyntheticTask, v: _Vocab) -> _Answer:
+    kind = (v.get("entity_type") or ("deadline" if "deadline" in task.instruction else "person name")).lower()
+    makers = {"date": "date", "deadline": "date", "person name": "name", "location": "place",
+              "email address": "email", "phone number": "phone", "monetary amount": "amount",
+              "medication": "medication", "product name": "product", "street address": "street",
+              "company name": "company_kind", "job title": "profession"}
+    slot = makers.get(kind)
+    if slot is None:
+        text = _paragraph(v)
+        return text, _lines([s.rstrip(".") for s in re.split(r"(?<=\.) ", text)][:3], "bullets")
+    found = [v[f"{slot}{i}"] for i in range(1, 6)]
+    found = list(dict.fromkeys(found))[:v.rng.randint(2, 3)]
+    sentences = [f"The first update came from {found[0]}.", f"Later, {found[1]} was mentioned in the minutes."]
+    sentences += [f"Everything else was postponed until {found[2]}."] if len(found) > 2 else []
+    style = "bullets" if "bullet" in v.get("output_format", "bullet") else "numbered"
+    if "comma" in v.get("output_format", "") or "JSON" in v.get("output_format", ""):
+        return " ".join(sentences), ", ".join(found)
+    return " ".join(sentences), _lines(found, style)
+
+
+def _writing(task: SyntheticTask, v: _Vocab) -> _Answer:
+    text = task.instruction.lower()
+    if task.takes_input:
+        if "headline" in text or "title" in text:
+            return _paragraph(v), v.fill("{Topic}: What {place} Learned This Year")
+        if "continue" in text:
+            return v.pick(STORY_SENTENCES), " ".join(v.sample(STORY_SENTENCES, 3))
+        return v.pick(GENERIC_TEXTS), v.fill("Thank you for letting me know. I understand, and I'll follow up by "
+                                             "{weekday} with a clear answer.")
+    if re.search(r"poem|haiku|limerick|sonnet|rhyme|verse", text):
+        return "", "\n".join(line[:1].upper() + line[1:] for line in v.sample(POEM_LINES, v.rng.randint(3, 5)))
+    if re.search(r"slogan|tagline|motto", text):
+        return "", v.pick(('"Fresh every morning, right around the corner."', '"Small shop, big ideas."',
+                           '"Made slowly, enjoyed quickly."', '"Go further, worry less."'))
+    if re.search(r"email|letter|message", text):
+        return "", v.fill("Dear {Name2},\n\nI am writing about {situation}. I would appreciate a short call "
+                          "this week to agree on the next steps.\n\nBest regards,\n{name}")
+    if "dialogue" in text or "script" in text:
+        a, b = v.fill("{Profession}"), v.fill("{Profession2}")
+        return "", f"{a}: I still think we are underestimating it.\n{b}: Maybe, but the numbers say otherwise.\n" \
+                   f"{a}: Numbers don't tell the whole story.\n{b}: Then let's find the rest of it together."
+    return "", " ".join(v.sample(STORY_SENTENCES, v.rng.randint(3, 4)))
+
+
+def _list_answer(v: _Vocab, bank: tuple[str, ...], style: str = "numbered", ordered: bool = False) -> str:
+    return _lines(v.sample(bank, _count(v), ordered), style)
+
+
+PLAN_ITEMS: tuple[str, ...] = (
+    "Day 1: Walk the old town in the morning and try a local market for lunch.",
+    "Day 2: Take an early train to the coast and rent bikes for the afternoon.",
+    "Set a budget of {amount} and book the cheapest refundable options first.",
+    "Week 1: Build the habit with 20-minute sessions on {weekday}s.",
+    "Week 2: Add one longer session and review what worked.",
+    "Prepare the materials the evening before.",
+    "Keep one free afternoon as a backup for bad weather.",
+    "Finish with a short checklist and share it with everyone involved.",
+)
+IDEA_ITEMS: tuple[str, ...] = (
+    "A themed scavenger hunt around {place}", "The Copper Kettle", "A swap shop for {interest} fans",
+    "Moonlight & Crumbs", "A one-page zine about {topic}", "A community workshop with a local {profession}",
+    "Bright Side Co.", "Turn it into a friendly competition with small prizes", "The Slow Lane",
+    "A five-minute daily challenge", "A guided walk with stories about {topic}", "Northbound Supply",
+)
+
+
+def _qa(task: SyntheticTask, v: _Vocab) -> _Answer:
+    text = task.instruction.lower()
+    if not task.takes_input:
+        return "", " ".join(v.sample(EXPLAIN_SENTENCES, v.rng.randint(3, 4)))
+    if "quiz" in text or "multiple-choice" in text:
+        return _paragraph(v), _lines(v.sample(("What did the survey find?", "Who published the final report?",
+                                               "Why do critics object?", "Where did the debate start?"), 3))
+    if "trend" in text:
+        values = sorted(_numbers(v, 5))
+        return ", ".join(map(str, values)), f"The values rise steadily from {values[0]} to {values[-1]}."
+    if re.search(r"question|problem|exercise|homework", text):
+        return v.pick(("What is the area of a circle with a radius of 3 cm?",
+                       "Balance the equation: H2 + O2 -> H2O.", "Why does ice float on water?")), \
+            " ".join(v.sample(EXPLAIN_SENTENCES, 2))
+    return _paragraph(v), v.fill("According to the text, the council will publish its report on {date}.")
+
+
+def _reasoning(task: SyntheticTask, v: _Vocab) -> _Answer:
+    text = task.instruction.lower()
+    answer = " ".join(v.sample(EXPLAIN_SENTENCES, 2)) + " " + v.pick((
+        "So the most likely answer is the second option.", "Therefore the claim does not hold.",
+        "That leaves only one possibility."))
+    if not task.takes_input:
+        return "", answer
+    if "fallacy" in text or "logic" in text or "flaw" in text or "assumption" in text:
+        return v.fill("Everyone in {place} is switching to electric bikes, so you should too."), \
+            "This is an appeal to popularity: many people doing something does not make it right for you."
+    clues = _lines(v.sample(("{Name} arrived at {time}.", "The back door was locked all evening.",
+                             "Someone left muddy footprints by the window.",
+                             "{Name2} says they never left the kitchen.", "The lights went out at {time2}."), 3),
+                   "bullets")
+    return clues, answer
+
+
+def _planning(task: SyntheticTask, v: _Vocab) -> _Answer:
+    plan = _list_answer(v, PLAN_ITEMS, v.rng.choice(("numbered", "bullets")), ordered=True)
+    if task.takes_input:
+        return _lines(v.sample(("Budget: {amount}", "Guests: {n}", "Available: {weekday} after {time}",
+                                "Must finish by {date}", "Venue: community hall"), 3), "bullets"), plan
+    return "", plan
+
+
+def _advice(task: SyntheticTask, v: _Vocab) -> _Answer:
+    answer = " ".join(v.sample(ADVICE_SENTENCES, v.rng.randint(2, 3)))
+    if "questions" in task.instruction:
+        answer = _list_answer(v, ("What is the main goal here?", "Who is responsible for each step?",
+                                  "What happens if the deadline slips?", "Which costs are not covered?",
+                                  "How will success be measured?", "What was left out, and why?",
+                                  "Who needs to approve it?"))
+    if task.takes_input:
+        return v.pick(GENERIC_TEXTS), answer
+    return ("", _lines(v.sample(ADVICE_SENTENCES, _count(v)), "bullets")) if v.rng.random() < 0.4 else ("", answer)
+
+
+def _classification(task: SyntheticTask, v: _Vocab) -> _Answer:
+    label = v.rng.choice(task.labels or YES_NO)
+    text = input_for_label(task, label, v.rng) if task.takes_input else ""
+    return text, label
+
+
+def _unknown(task: SyntheticTask, v: _Vocab) -> _Answer:
+    if task.is_classification:
+        return _classification(task, v)
+    answer = " ".join(v.sample(EXPLAIN_SENTENCES + ADVICE_SENTENCES, v.rng.randint(2, 3)))
+    return (_paragraph(v, 2, 3), answer) if task.takes_input else ("", answer)
+
+
+_FAMILY_ANSWERS = {
+    "coding": _coding, "math": _math, "rewriting": _rewriting, "extraction": _extraction,
+    "summarization": lambda t, v: (_paragraph(v), _summary(v)), "writing": _writing, "qa": _qa,
+    "reasoning": _reasoning, "planning": _planning, "advice": _advice, "classification": _classification,
+    "brainstorming": lambda t, v: ("", _list_answer(v, IDEA_ITEMS)),
+    "keyword": lambda t, v: ("", v.pick(REFUSALS)),
+}
+
+
+def _tidy(text: str) -> str:
+    """Natural answers never end with a colon (that is a defect the filters look for)."""
+    return text.strip().rstrip(":").rstrip()
+
+
+def make_instance(task: SyntheticTask, rng: random.Random) -> SyntheticInstance:
+    """A plausible example of the task: an input when it takes one, and an answer."""
+    v = _Vocab(rng, task_slots(task.instruction))
+    answer = _classification if task.is_classification else _FAMILY_ANSWERS.get(task.family, _unknown)
+    text, output = answer(task, v)
+    text, output = (_tidy(text) if task.takes_input else ""), _tidy(output)
+    if not output or output == text:
+        output = _tidy(" ".join(v.sample(EXPLAIN_SENTENCES, 2)))
+    return SyntheticInstance(text, output)
+
+
+def other_output(task: SyntheticTask, instance: SyntheticInstance, rng: random.Random) -> str:
+    """A different answer for the same input (what a conflicting example carries)."""
+    if task.is_classification:
+        others = [label for label in task.labels or YES_NO if label != instance.output]
+        return rng.choice(others) if others else f"not {instance.output}"
+    for _ in range(4):
+        output = make_instance(task, rng).output
+        if output not in (instance.output, instance.input):
+            return output
+    return instance.output + " " + rng.choice(EXPLAIN_SENTENCES)
