@@ -126,3 +126,21 @@ def test_alpaca_recipe_writes_the_same_files(llm_server, tmp_path: Path) -> None
     assert set(server.stats()["by_kind"]) == {"alpaca"}  # classify and instances were skipped
     cfg = (run_dir / ".hydra" / "config.yaml").read_text()
     assert "flowchart" in cfg  # Alpaca's keyword list came with the recipe
+
+
+def test_a_reply_cut_off_before_its_first_instance_is_asked_again_with_more_tokens(llm_server, tmp_path: Path) -> None:
+    from selfinstruct.testing.synthetic import SyntheticGenerator
+
+    server = llm_server(seed=8, truncate_rate=1.0)  # every reply cut off at the first budget
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    tasks = [t for t in SyntheticGenerator(seed=3).tasks(40) if not t.is_classification][:25]
+    (run_dir / "instructions.jsonl").write_text("".join(
+        json.dumps({"id": f"t{i}", "instruction": t.instruction, "is_classification": False}) + "\n"
+        for i, t in enumerate(tasks)))
+    result = run_cli(_args(server.url, run_dir, len(tasks), "pipeline.stages=[instances]"), cwd=tmp_path, env=KEY)
+    assert result.returncode == 0, result.stderr
+    written = read_lines(run_dir / "instances.jsonl")
+    assert len(written) == len(tasks) and all(t["instances"] for t in written)
+    # single-instance replies were cut before their only instance and had to be asked again
+    assert server.stats()["requests"] > len(tasks)

@@ -25,6 +25,8 @@ from selfinstruct.stages.requests import request_per_record
 
 log = logging.getLogger(__name__)
 
+_MAX_BUDGET_FACTOR = 4  # a reply cut off before its first instance is asked again with 2x, then 4x max_tokens
+
 
 class _Prompt:
     """A template with its demonstrations and decoding parameters, for one of the two orders."""
@@ -36,11 +38,14 @@ class _Prompt:
         self.sampling: dict[str, Any] = to_plain(cfg.sampling)
         self.variables: dict[str, Any] = to_plain(cfg.variables)
 
-    def request(self, instruction: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    def request(self, instruction: str, budget_factor: int = 1) -> tuple[list[dict[str, str]], dict[str, Any]]:
         content = self.template.render(demos=self.demos, instruction=instruction, **self.variables)
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages.append({"role": "user", "content": content})
-        return messages, self.sampling
+        sampling = dict(self.sampling)
+        if budget_factor > 1 and sampling.get("max_tokens"):
+            sampling["max_tokens"] = sampling["max_tokens"] * budget_factor
+        return messages, sampling
 
 
 class InstancesStage(Stage):
@@ -60,7 +65,7 @@ class InstancesStage(Stage):
 
     def _request(self, record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
         prompt = self.output_first if record["is_classification"] else self.input_first
-        return prompt.request(record["instruction"])
+        return prompt.request(record["instruction"], self._budget_factor.get(record["id"], 1))
 
     def _task_record(self, record: dict[str, Any], completion: Completion) -> dict[str, Any]:
         parse = parse_output_first if record["is_classification"] else parse_input_first
@@ -95,10 +100,22 @@ class InstancesStage(Stage):
         pending = [r for r in labelled if r["id"] not in done]
         log.info("instances: %d tasks, %d already have instances", len(instructions), len(instructions) - len(pending))
 
-        def record_batch(batch: list[tuple[dict[str, Any], Completion]]) -> None:
-            new = [self._task_record(record, completion) for record, completion in batch]
+        self._budget_factor: dict[str, int] = {}
+
+        def record_batch(batch: list[tuple[dict[str, Any], Completion]]) -> list[dict[str, Any]]:
+            new, again = [], []
+            for record, completion in batch:
+                task = self._task_record(record, completion)
+                factor = self._budget_factor.get(record["id"], 1)
+                if task["truncated"] and not task["instances"] and factor < _MAX_BUDGET_FACTOR:
+                    # cut off before its first instance: ask again with a larger max_tokens
+                    self._budget_factor[record["id"]] = factor * 2
+                    again.append(record)
+                else:
+                    new.append(task)
             append_jsonl(instances_path, new)
             done.update((r["id"], r) for r in new)
+            return again
 
         missing = await request_per_record(ctx.llm, self.name, pending, self._request, record_batch)
         tasks = [done[r["id"]] for r in instructions if r["id"] in done]

@@ -8,12 +8,13 @@ failed are tried again in a later pass, so a flaky provider costs time, not reco
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from selfinstruct.llm.client import Completion, LLMClient
 
 BuildRequest = Callable[[dict[str, Any]], tuple[list[dict[str, str]], dict[str, Any]]]
-HandleBatch = Callable[[list[tuple[dict[str, Any], Completion]]], Awaitable[None] | None]
+# Handles a batch of answered records; may return records to ask again (a reply that was unusable).
+HandleBatch = Callable[[list[tuple[dict[str, Any], Completion]]], "list[dict[str, Any]] | None"]
 
 
 async def request_per_record(
@@ -26,19 +27,18 @@ async def request_per_record(
     batch_size: int = 256,
     max_passes: int = 5,
 ) -> list[dict[str, Any]]:
-    """Send one request per record; returns the records whose request failed in every pass."""
+    """Send one request per record; returns the records still unanswered after every pass."""
     pending = list(records)
     for _ in range(max_passes):
-        failed: list[tuple[dict[str, Any], Completion]] = []
+        failed: list[tuple[dict[str, Any], Completion | None]] = []
         for start in range(0, len(pending), batch_size):
             batch = pending[start:start + batch_size]
             completions = await asyncio.gather(*(llm.complete(*build(r), stage=stage) for r in batch))
             done = []
             for record, completion in zip(batch, completions):
                 (done if completion.ok else failed).append((record, completion))
-            result = handle_batch(done)
-            if asyncio.iscoroutine(result):
-                await result
+            again = handle_batch(done) or []
+            failed.extend((record, None) for record in again)
         pending = [record for record, _ in failed]
         if not pending:
             break

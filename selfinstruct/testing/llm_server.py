@@ -792,6 +792,9 @@ class _Core:
         self._log = open(options.log, "a", encoding="utf-8") if options.log else None
         self._counter = 0
         self._stats = self._empty_stats()
+        # A simulated cut-off reply is one that needs more tokens than the first budget asked for
+        # its prompt: asking again with a larger max_tokens gets the whole reply, as with a real model.
+        self._first_budget: dict[str, int | None] = {}
 
     @staticmethod
     def _empty_stats() -> dict[str, Any]:
@@ -870,6 +873,13 @@ class _Core:
         reply.delay_s = self.options.latency_ms / 1000 + (self.options.slow_s if fault == "timeout" else 0)
         return reply
 
+    def _within_first_budget(self, kind: str, text: str, limit: Any) -> bool:
+        """True unless this prompt was asked before with a smaller max_tokens than now."""
+        budget = limit if isinstance(limit, int) else None
+        with self._lock:
+            first = self._first_budget.setdefault(f"{kind}\0{text}", budget)
+        return first is None or budget is None or budget <= first
+
     def _faulted(self, fault: str) -> Reply:
         if fault == "429":
             reply = _error(429, "Rate limit reached for loopback; please retry later.",
@@ -885,11 +895,11 @@ class _Core:
         draft = responder(parsed, ReplyContext(_rng(self.options.seed, kind, text), self.options))
         content = apply_stop(draft.text, request.get("stop"))
         finish = "stop"
-        if draft.truncate_at is not None:
+        limit = request.get("max_completion_tokens", request.get("max_tokens"))
+        if draft.truncate_at is not None and self._within_first_budget(kind, text, limit):
             truncated = truncate_last_line(content, draft.truncate_at)
             finish = "length" if truncated != content else finish
             content = truncated
-        limit = request.get("max_completion_tokens", request.get("max_tokens"))
         content, cut = apply_max_tokens(content, limit if isinstance(limit, int) else None)
         finish = "length" if cut else finish
         prompt_tokens = sum(_word_count(_message_text(m)) for m in request["messages"])
