@@ -46,7 +46,7 @@ def test_every_instruction_is_labelled_and_has_instances(full_run) -> None:
     assert all(r["is_classification"] == t.is_classification for r, t in known)
 
     tasks = read_lines(run_dir / "instances.jsonl")
-    assert [t["id"] for t in tasks] == [r["id"] for r in instructions]
+    assert sorted(t["id"] for t in tasks) == sorted(r["id"] for r in instructions)
     assert all(1 <= len(t["instances"]) <= 5 for t in tasks)
     # output-first: a classification task's instances carry its labels, not one label repeated
     for task in tasks:
@@ -121,6 +121,7 @@ def test_alpaca_recipe_writes_the_same_files(llm_server, tmp_path: Path) -> None
     assert len(read_lines(run_dir / "instructions.jsonl")) == 60
     tasks = read_lines(run_dir / "instances.jsonl")
     assert len(tasks) == 60 and all(len(t["instances"]) == 1 for t in tasks)
+    assert all(r["is_classification"] is None for r in read_lines(run_dir / "instructions.jsonl"))
     assert sorted(p.name for p in (run_dir / "finetune").iterdir()) == sorted(EXPORTS)
     assert server.stats()["by_kind"].get("alpaca", 0) == read_json(run_dir / "metrics.json")["bootstrap"]["requests"]
     assert set(server.stats()["by_kind"]) == {"alpaca"}  # classify and instances were skipped

@@ -221,6 +221,7 @@ class BootstrapStage(Stage):
             "round": round_no,
             "max_similarity": verdict.score if verdict.most_similar else None,
             "most_similar": {pool_text: score for pool_text, score in verdict.most_similar},
+            "is_classification": None,  # filled in by the classify stage
         }
 
     @staticmethod
