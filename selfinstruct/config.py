@@ -39,6 +39,16 @@ class ModelConfig:
     api_key_env: Optional[str] = None
     max_concurrency: int = 16
     timeout_s: float = 120.0
+    # Per-minute limits (optional): requests, and prompt+max completion tokens.
+    rpm: Optional[int] = None
+    tpm: Optional[int] = None
+    # Our own retries (LiteLLM's are off): exponential backoff with jitter, never sooner than Retry-After.
+    max_retries: int = 6
+    retry_base_s: float = 1.0
+    retry_max_s: float = 60.0
+    # Prices for models missing from LiteLLM's table (local or unlisted); null = LiteLLM's price.
+    input_cost_per_token: Optional[float] = None
+    output_cost_per_token: Optional[float] = None
     # Let LiteLLM drop sampling parameters a provider does not accept (e.g. presence_penalty).
     drop_params: bool = True
     # True for models that produce simulated data (the loopback server); shown in logs and metrics.
@@ -140,6 +150,28 @@ class ExportConfig:
 
 
 @dataclass
+class CacheConfig:
+    """The response cache: a repeated, resumed or swept run does not pay twice for a request."""
+
+    enabled: bool = True
+    dir: str = "outputs/.cache"
+
+
+@dataclass
+class BudgetConfig:
+    """Stop sending (in-flight requests finish, everything is written, exit 0) when reached."""
+
+    max_usd: Optional[float] = None
+    max_requests: Optional[int] = None
+
+
+@dataclass
+class LogConfig:
+    # Also write prompts and replies to llm_calls.jsonl (off: they can be large or private).
+    prompts: bool = False
+
+
+@dataclass
 class PipelineConfig:
     stages: List[str] = field(default_factory=lambda: ["bootstrap"])
 
@@ -153,6 +185,11 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     seeds: SeedsConfig = field(default_factory=SeedsConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    # Print the planned requests, tokens and cost per stage, and send nothing.
+    dry_run: bool = False
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     # name -> {_target_: stage class}; pipeline.stages picks from these.
     stages: Dict[str, Any] = field(default_factory=dict)

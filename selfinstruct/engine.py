@@ -12,10 +12,11 @@ import time
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from selfinstruct import __version__
 from selfinstruct.data import load_seed_tasks
@@ -54,11 +55,39 @@ def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[list[Stage], RunContext
     return stages, ctx
 
 
-async def _run_stages(stages: list[Stage], ctx: RunContext) -> None:
+async def _run_stages(stages: list[Stage], ctx: RunContext) -> str | None:
+    """Run the stages in order; returns why the run stopped early (the budget), or None."""
     for stage in stages:
         log.info("stage %s: starting", stage.name)
         await stage.run(ctx)
+        stopped = ctx._llm.stopped_reason if ctx._llm is not None else None
+        if stopped:
+            log.warning("stage %s: stopped on budget: %s", stage.name, stopped)
+            return stopped
         log.info("stage %s: done", stage.name)
+    return None
+
+
+def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any) -> Callable[[], Any]:
+    """Build the run's LLM client on first use (LiteLLM is imported only then)."""
+
+    def build() -> Any:
+        from selfinstruct.llm.budget import Budget
+        from selfinstruct.llm.calllog import CallLog
+        from selfinstruct.llm.client import LLMClient, open_cache
+
+        model = cfg.model
+        # the simulated model's replies depend on its server options: keep them apart in the cache
+        namespace = f"@loopback:{OmegaConf.to_yaml(model.loopback)}" if model.loopback.enabled else ""
+        return LLMClient(
+            model, endpoint.api_base, endpoint.api_key,
+            cache=open_cache(cfg.cache.enabled, cfg.cache.dir),
+            cache_namespace=namespace,
+            budget=Budget(max_usd=cfg.budget.max_usd, max_requests=cfg.budget.max_requests),
+            call_log=CallLog(run_dir / "llm_calls.jsonl", with_prompts=cfg.log.prompts),
+        )
+
+    return build
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> None:
@@ -82,17 +111,27 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> None:
         metrics.set("notice", SIMULATED_NOTICE)
     metrics.set("started_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
+    if cfg.dry_run:
+        from selfinstruct.dryrun import print_plan
+
+        print_plan(stages, ctx)
+        return
+
     # Stages that send no requests (finetune on an existing run) need no endpoint and no key.
     endpoint_cm = open_endpoint(model) if any(s.needs_llm for s in stages) else nullcontext(None)
+    stopped: str | None = None
     with endpoint_cm as endpoint:
         if endpoint is not None:
-            from selfinstruct.llm.client import LLMClient
-
-            ctx.llm_factory = lambda: LLMClient(model, endpoint.api_base, endpoint.api_key)
+            ctx.llm_factory = _client_factory(cfg, run_dir, endpoint)
         try:
-            asyncio.run(_run_stages(stages, ctx))
+            stopped = asyncio.run(_run_stages(stages, ctx))
         finally:
             if ctx._llm is not None:
+                ctx.llm.close()
                 metrics.set("llm", ctx.llm.usage.to_json())
             metrics.set("wall_s", round(time.perf_counter() - started, 3))
+            metrics.set("stopped", {"reason": "budget", "detail": stopped} if stopped else None)
             metrics.write()
+    if stopped:
+        log.warning("run stopped on budget (%s); everything so far is written in %s; "
+                    "rerun the same command with a larger budget to continue", stopped, run_dir)

@@ -1,21 +1,34 @@
-"""Async chat completions through LiteLLM under a concurrency bound, with usage accounting.
+"""Async chat completions through LiteLLM: concurrency, per-minute limits, retries, cache, cost, budget.
 
+Every stage's traffic goes through one ``LLMClient``.  A request goes: response cache (a hit
+costs nothing) -> budget (no new request once spent) -> rate limits -> LiteLLM with its own
+retries off, under our retry loop (backoff with jitter, never sooner than Retry-After).
 A failed request never crashes a run: it comes back as a Completion with ``error`` set and is
-counted by kind.  Errors that would fail every request (bad key, unknown model) stop the run.
+counted; errors that would fail every request (bad key, unknown model) stop the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from selfinstruct.config import ModelConfig
 from selfinstruct.errors import LLMFatalError
+from selfinstruct.llm.budget import BUDGET_ERROR, Budget, BudgetExhausted
+from selfinstruct.llm.cache import ResponseCache, cache_key
+from selfinstruct.llm.calllog import CallLog
+from selfinstruct.llm.cost import call_cost
 from selfinstruct.llm.litellm_import import import_litellm
+from selfinstruct.llm.retry import WaitHonouringRetryAfter, is_retryable
 from selfinstruct.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -34,6 +47,8 @@ class Completion:
     cost_usd: float | None = None
     latency_s: float = 0.0
     error: str | None = None
+    attempts: int = 0
+    cache_hit: bool = False
 
     @property
     def ok(self) -> bool:
@@ -43,25 +58,45 @@ class Completion:
     def truncated(self) -> bool:
         return self.finish_reason == "length"
 
+    @property
+    def outcome(self) -> str:
+        if self.error:
+            return "budget" if self.error == BUDGET_ERROR else f"error:{self.error}"
+        if not self.text.strip():
+            return "empty"
+        return "truncated" if self.truncated else "ok"
+
 
 @dataclass
 class Usage:
-    """Running totals of everything the client sent, for metrics.json."""
+    """Running totals of one stage's (or the whole run's) traffic, for metrics.json."""
 
-    requests: int = 0
+    requests: int = 0  # logical requests, cache hits included
+    attempts: int = 0  # HTTP requests actually sent
     succeeded: int = 0
+    cache_hits: int = 0
     failed: Counter = field(default_factory=Counter)
+    retries: Counter = field(default_factory=Counter)
+    empty_replies: int = 0
+    truncated_replies: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     cost_known: bool = True
 
-    def record(self, completion: Completion) -> None:
+    def record(self, completion: Completion, retries: list[str]) -> None:
         self.requests += 1
+        self.attempts += completion.attempts
+        self.retries.update(retries)
         if completion.error:
             self.failed[completion.error] += 1
             return
         self.succeeded += 1
+        self.cache_hits += completion.cache_hit
+        self.empty_replies += not completion.text.strip()
+        self.truncated_replies += completion.truncated
+        if completion.cache_hit:
+            return  # a cached reply was paid for by an earlier run
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         if completion.cost_usd is None:
@@ -72,8 +107,13 @@ class Usage:
     def to_json(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
+            "attempts_sent": self.attempts,
             "succeeded": self.succeeded,
+            "cache_hits": self.cache_hits,
             "failed": dict(self.failed),
+            "retries": dict(self.retries),
+            "empty_replies": self.empty_replies,
+            "truncated_replies": self.truncated_replies,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
@@ -83,72 +123,152 @@ class Usage:
 class LLMClient:
     """Sends chat requests for every stage; one instance per run."""
 
-    def __init__(self, model: ModelConfig, api_base: str | None = None, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        model: ModelConfig,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        *,
+        cache: ResponseCache | None = None,
+        cache_namespace: str = "",
+        budget: Budget | None = None,
+        call_log: CallLog | None = None,
+    ) -> None:
         self.model = model
         self.api_base = api_base if api_base is not None else model.api_base
         self._api_key = api_key
         self._semaphore = asyncio.Semaphore(model.max_concurrency)
+        self._rpm = AsyncLimiter(model.rpm, 60) if model.rpm else None
+        self._tpm = AsyncLimiter(model.tpm, 60) if model.tpm else None
         self._litellm = import_litellm()
+        self._cache = cache
+        self._cache_model = model.name + cache_namespace
+        self._samples: Counter = Counter()
+        self.budget = budget or Budget()
+        self._call_log = call_log or CallLog(None)
+        self._wait = WaitHonouringRetryAfter(model.retry_base_s, model.retry_max_s)
         self.usage = Usage()
         self.usage_by_stage: dict[str, Usage] = {}
+
+    @property
+    def stopped_reason(self) -> str | None:
+        """Why this client sends no more requests (the budget), or None."""
+        return self.budget.exhausted_reason
 
     def stage_usage(self, stage: str) -> Usage:
         return self.usage_by_stage.setdefault(stage, Usage())
 
     async def complete(self, messages: list[dict[str, str]], sampling: dict[str, Any], stage: str = "") -> Completion:
         """One chat completion; never raises except for errors that doom every request."""
-        kwargs: dict[str, Any] = dict(self.model.extra)
-        kwargs.update(
-            model=self.model.name,
-            messages=messages,
-            timeout=self.model.timeout_s,
-            num_retries=0,
-            drop_params=self.model.drop_params,
-            **sampling,
+        base_key = cache_key(self._cache_model, messages, sampling, 0)
+        sample_index = self._samples[base_key]
+        self._samples[base_key] += 1
+        key = base_key if sample_index == 0 else cache_key(self._cache_model, messages, sampling, sample_index)
+        retries: list[str] = []
+        cached = self._cache.get(key) if self._cache else None
+        if cached is not None:
+            completion = Completion(**cached, cache_hit=True)
+        else:
+            async with self._semaphore:
+                completion = await self._send(messages, sampling, retries)
+            if completion.ok and self._cache:
+                self._cache.put(key, self.model.name, self._cacheable(completion))
+        self.budget.spend(None if completion.cache_hit else completion.cost_usd)
+        for usage in (self.usage, self.stage_usage(stage)):
+            usage.record(completion, retries)
+        self._call_log.write(
+            {"t": round(time.time(), 3), "stage": stage, "model": self.model.name,
+             "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+             "cost_usd": None if completion.cache_hit else completion.cost_usd,
+             "latency_s": round(completion.latency_s, 4), "attempts": completion.attempts,
+             "retries": retries, "outcome": completion.outcome, "cache_hit": completion.cache_hit},
+            messages, completion.text,
         )
+        return completion
+
+    def close(self) -> None:
+        self._call_log.flush()
+
+    @staticmethod
+    def _cacheable(completion: Completion) -> dict[str, Any]:
+        return {"text": completion.text, "finish_reason": completion.finish_reason,
+                "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+                "cost_usd": completion.cost_usd}
+
+    def _kwargs(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(self.model.extra)
+        kwargs.update(model=self.model.name, messages=messages, timeout=self.model.timeout_s,
+                      num_retries=0, drop_params=self.model.drop_params, **sampling)
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self._api_key:
             kwargs["api_key"] = self._api_key
-        async with self._semaphore:
-            started = time.perf_counter()
-            try:
-                response = await self._litellm.acompletion(**kwargs)
-            except Exception as exc:  # every provider error is data about this request
-                completion = self._failed(exc, time.perf_counter() - started)
-            else:
-                completion = self._succeeded(response, time.perf_counter() - started)
-        self.usage.record(completion)
-        self.stage_usage(stage).record(completion)
-        return completion
+        return kwargs
 
-    def _failed(self, exc: Exception, latency: float) -> Completion:
+    async def _throttle(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> None:
+        if self._rpm:
+            await self._rpm.acquire()
+        if self._tpm:
+            estimate = len(json.dumps(messages)) // 4 + int(sampling.get("max_tokens") or 0)
+            await self._tpm.acquire(min(max(estimate, 1), self.model.tpm or 1))
+
+    async def _send(self, messages: list[dict[str, str]], sampling: dict[str, Any], retries: list[str]) -> Completion:
+        kwargs = self._kwargs(messages, sampling)
+        started = time.perf_counter()
+        attempts = 0
+
+        def note_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            retries.append(type(exc).__name__)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.model.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(is_retryable),
+            before_sleep=note_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    self.budget.take_request()
+                    await self._throttle(messages, sampling)
+                    attempts += 1
+                    response = await self._litellm.acompletion(**kwargs)
+        except BudgetExhausted:
+            return Completion(error=BUDGET_ERROR, attempts=attempts, latency_s=time.perf_counter() - started)
+        except Exception as exc:  # every provider error is data about this request
+            return self._failed(exc, time.perf_counter() - started, attempts)
+        return self._succeeded(response, time.perf_counter() - started, attempts)
+
+    def _failed(self, exc: Exception, latency: float, attempts: int) -> Completion:
         kind = type(exc).__name__
         message = redact(str(exc).splitlines()[0] if str(exc) else kind)
         if kind in _FATAL_ERRORS:
             raise LLMFatalError(f"model.name={self.model.name}: the provider refused the request: {message}")
-        log.warning("request failed (%s): %s", kind, message[:300])
-        return Completion(error=kind, latency_s=latency)
+        log.warning("request failed after %d attempt(s) (%s): %s", attempts, kind, message[:300])
+        return Completion(error=kind, latency_s=latency, attempts=attempts)
 
-    def _succeeded(self, response: Any, latency: float) -> Completion:
+    def _succeeded(self, response: Any, latency: float, attempts: int) -> Completion:
         try:
             choice = response.choices[0]
             text = choice.message.content or ""
             finish_reason = choice.finish_reason
         except (AttributeError, IndexError, TypeError):
-            return Completion(error="MalformedReply", latency_s=latency)
+            return Completion(error="MalformedReply", latency_s=latency, attempts=attempts)
         usage = getattr(response, "usage", None)
+        prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+        completion_tokens = getattr(usage, "completion_tokens", 0) or 0
         return Completion(
             text=text,
             finish_reason=finish_reason,
-            prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            cost_usd=self._cost(response),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=call_cost(self._litellm, self.model, response, prompt_tokens, completion_tokens),
             latency_s=latency,
+            attempts=attempts,
         )
 
-    def _cost(self, response: Any) -> float | None:
-        try:
-            return float(self._litellm.completion_cost(completion_response=response))
-        except Exception:  # a model missing from the price table: cost unknown, not an error
-            return None
+
+def open_cache(enabled: bool, directory: str) -> ResponseCache | None:
+    return ResponseCache(Path(directory)) if enabled else None

@@ -35,6 +35,16 @@ class RunContext:
         return self._llm
 
 
+@dataclass(frozen=True)
+class StagePlan:
+    """What a stage expects to send, for the dry run: requests, a sample prompt, completion tokens each."""
+
+    requests: int
+    sample_messages: list[dict[str, str]]
+    completion_tokens_each: int
+    note: str = ""
+
+
 class Stage:
     """A pipeline step.  ``prepare`` validates and loads (no requests, no writes) for every stage
     before any stage runs, so bad configs fail before money is spent; ``run`` does the work."""
@@ -44,6 +54,10 @@ class Stage:
 
     def prepare(self, ctx: RunContext) -> None:
         """Check config and load templates; raise SelfInstructError naming the bad key."""
+
+    def plan(self, ctx: RunContext) -> StagePlan | None:
+        """The requests this stage would send (None: it sends none)."""
+        return None
 
     async def run(self, ctx: RunContext) -> None:
         raise NotImplementedError

@@ -24,8 +24,11 @@ from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.filters.base import InstructionFilter, Verdict
 from selfinstruct.filters.build import build_filters
 from selfinstruct.parsing import clean_demo, parse_alpaca_tasks, parse_instruction_list
+from selfinstruct.llm.budget import BUDGET_ERROR
+from selfinstruct.progress import StageProgress
 from selfinstruct.prompts import PromptTemplate
-from selfinstruct.stages.base import RunContext, Stage
+from selfinstruct.stages.base import RunContext, Stage, StagePlan
+from selfinstruct.stages.common import usage_metrics
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,9 @@ INSTANCES_FILE = "instances.jsonl"
 REJECTED_FILE = "rejected.jsonl"
 REPLY_FORMATS = ("numbered_list", "alpaca_tasks")
 _ASSUMED_YIELD = 3.0  # accepted instructions per request before any has been measured
+_ASSUMED_ALPACA_YIELD = 10.0  # of an Alpaca-style reply's up to 16 new tasks
+_TYPICAL_LIST_TOKENS = 160  # a reply of about 7 numbered instructions
+_TYPICAL_ALPACA_TOKENS = 1500  # about 16 tasks with input and output
 
 
 @dataclass
@@ -105,7 +111,8 @@ class BootstrapStage(Stage):
 
         stats = RoundStats()
         stalled = 0
-        while len(accepted) < target:
+        progress = StageProgress(self.name, target, done=min(len(accepted), target), unit="instruction")
+        while len(accepted) < target and not ctx.llm.stopped_reason:
             n_requests = self._plan_requests(target - len(accepted), stats, schedule.requests_per_round)
             prompts = [
                 self._build_prompt(random.Random(f"{schedule.seed}:bootstrap:{round_no}:{i}"), seed_texts, machine_texts)
@@ -152,11 +159,12 @@ class BootstrapStage(Stage):
             stats.accepted_this_run += len(new_accepted)
             stats.wall_s = time.perf_counter() - started
             self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
-            log.info(
+            log.debug(
                 "bootstrap round %d: %d requests, +%d accepted (%d/%d), %d rejected",
                 round_no, n_requests, len(new_accepted), len(accepted), target, len(new_rejected),
             )
-            stalled = 0 if new_accepted else stalled + 1
+            progress.update(len(accepted), ctx.llm)
+            stalled = 0 if new_accepted or ctx.llm.stopped_reason else stalled + 1
             if stalled >= schedule.max_stalled_rounds:
                 raise SelfInstructError(
                     f"bootstrap: no instruction accepted in {stalled} rounds in a row "
@@ -164,8 +172,23 @@ class BootstrapStage(Stage):
                     f"raise schedule.max_stalled_rounds or loosen the filters"
                 )
             round_no += 1
+        progress.close()
         stats.wall_s = time.perf_counter() - started
         self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
+
+    def plan(self, ctx: RunContext) -> StagePlan:
+        done = len(read_jsonl(ctx.run_dir / INSTRUCTIONS_FILE))
+        remaining = max(0, ctx.cfg.schedule.num_instructions - done)
+        per_request = _ASSUMED_YIELD if self.reply_format == "numbered_list" else _ASSUMED_ALPACA_YIELD
+        typical = _TYPICAL_LIST_TOKENS if self.reply_format == "numbered_list" else _TYPICAL_ALPACA_TOKENS
+        self._demo_instance = {t.instruction: asdict(t.instances[0]) for t in ctx.seeds}
+        sample = self._build_prompt(random.Random(0), [t.instruction for t in ctx.seeds], [])
+        return StagePlan(
+            requests=math.ceil(remaining / per_request),
+            sample_messages=sample,
+            completion_tokens_each=min(self.sampling.get("max_tokens") or typical, typical),
+            note=f"assumes {per_request:g} accepted per request",
+        )
 
     def _plan_requests(self, remaining: int, stats: RoundStats, cap: int) -> int:
         """Prompts for this round: enough to reach the target at the yield seen so far, within ``cap``."""
@@ -226,7 +249,9 @@ class BootstrapStage(Stage):
 
     @staticmethod
     def _write_metrics(ctx: RunContext, target: int, accepted: int, rejected: Counter, stats: RoundStats) -> None:
-        usage = ctx.llm.stage_usage("bootstrap")
+        usage = usage_metrics(ctx, "bootstrap")
+        # failures and truncations as this stage saw them (a budget stop is not a failure)
+        usage["failed_requests"] = {k: v for k, v in stats.failed.items() if k != BUDGET_ERROR}
         ctx.metrics.update(
             "bootstrap",
             {
@@ -236,13 +261,8 @@ class BootstrapStage(Stage):
                 "rejected_total": sum(rejected.values()),
                 "candidates_this_run": stats.candidates,
                 "rounds_this_run": stats.rounds,
-                "requests": stats.requests,
-                "failed_requests": dict(stats.failed),
-                "truncated_replies": stats.truncated_replies,
-                "empty_replies": stats.empty_replies,
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-                "cost_usd": round(usage.cost_usd, 6) if usage.cost_known else None,
+                **usage,
+                "unparsed_replies": stats.empty_replies,
                 "wall_s": round(stats.wall_s, 3),
             },
         )

@@ -15,9 +15,10 @@ from selfinstruct.config import to_plain
 from selfinstruct.data import append_jsonl, read_jsonl, write_jsonl_atomic
 from selfinstruct.llm.client import Completion
 from selfinstruct.parsing import parse_yes_no
+from selfinstruct.progress import StageProgress
 from selfinstruct.prompts import PromptTemplate
-from selfinstruct.stages.base import RunContext, Stage
-from selfinstruct.stages.common import INSTRUCTIONS_FILE, read_required, usage_metrics
+from selfinstruct.stages.base import RunContext, Stage, StagePlan
+from selfinstruct.stages.common import INSTRUCTIONS_FILE, planned_tasks as _planned_tasks, read_required, usage_metrics
 from selfinstruct.stages.demos import classify_demos, load_demo_tasks
 from selfinstruct.stages.requests import request_per_record
 
@@ -48,6 +49,15 @@ class ClassifyStage(Stage):
         messages.append({"role": "user", "content": content})
         return messages, self.sampling
 
+    def plan(self, ctx: RunContext) -> StagePlan | None:
+        if not self.enabled:
+            return None
+        return StagePlan(
+            requests=_planned_tasks(ctx),
+            sample_messages=self._request({"instruction": ctx.seeds[0].instruction})[0],
+            completion_tokens_each=min(self.sampling.get("max_tokens") or 2, 2),
+        )
+
     async def run(self, ctx: RunContext) -> None:
         if not self.enabled:
             log.info("classify: skipped (the %s recipe has no classify prompt)", ctx.cfg.prompts.recipe)
@@ -68,8 +78,11 @@ class ClassifyStage(Stage):
                             "answer": completion.text.strip()[:80]})
             append_jsonl(answers_path, new)
             answers.update((r["id"], r) for r in new)
+            progress.update(len(answers), ctx.llm)
 
+        progress = StageProgress(self.name, len(instructions), done=len(answers), unit="instruction")
         unanswered = await request_per_record(ctx.llm, self.name, pending, self._request, record_batch)
+        progress.close()
         for record in instructions:
             answer = answers.get(record["id"])
             record["is_classification"] = answer["is_classification"] if answer else None

@@ -23,12 +23,24 @@ def read_required(path: Path, stage: str, producer: str) -> list[dict[str, Any]]
 
 
 def usage_metrics(ctx: RunContext, stage: str) -> dict[str, Any]:
-    """Requests, failures by kind, tokens and cost this stage spent in this invocation."""
+    """Requests, retries and failures by kind, cache hits, odd replies, tokens and cost of this
+    stage in this invocation (keys prefixed ``failed_``/``retries`` hold counts by error kind)."""
     usage = ctx.llm.stage_usage(stage).to_json()
     return {
         "requests": usage["requests"],
+        "attempts_sent": usage["attempts_sent"],
+        "cache_hits": usage["cache_hits"],
         "failed_requests": usage["failed"],
+        "retries": usage["retries"],
+        "empty_replies": usage["empty_replies"],
+        "truncated_replies": usage["truncated_replies"],
         "prompt_tokens": usage["prompt_tokens"],
         "completion_tokens": usage["completion_tokens"],
         "cost_usd": usage["cost_usd"],
     }
+
+
+def planned_tasks(ctx: RunContext) -> int:
+    """Tasks a per-instruction stage would ask about: the accepted instructions, or the target."""
+    path = ctx.run_dir / INSTRUCTIONS_FILE
+    return max(len(read_jsonl(path)) if path.exists() else 0, ctx.cfg.schedule.num_instructions)

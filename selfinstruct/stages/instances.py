@@ -17,14 +17,16 @@ from selfinstruct.data import append_jsonl, read_jsonl
 from selfinstruct.errors import SelfInstructError
 from selfinstruct.llm.client import Completion
 from selfinstruct.parsing import parse_input_first, parse_output_first
+from selfinstruct.progress import StageProgress
 from selfinstruct.prompts import PromptTemplate
-from selfinstruct.stages.base import RunContext, Stage
-from selfinstruct.stages.common import INSTANCES_FILE, INSTRUCTIONS_FILE, read_required, usage_metrics
+from selfinstruct.stages.base import RunContext, Stage, StagePlan
+from selfinstruct.stages.common import INSTANCES_FILE, INSTRUCTIONS_FILE, planned_tasks, read_required, usage_metrics
 from selfinstruct.stages.demos import input_first_demos, load_demo_tasks, output_first_demos
 from selfinstruct.stages.requests import request_per_record
 
 log = logging.getLogger(__name__)
 
+_TYPICAL_TOKENS = 180  # a reply of 2-5 short examples
 _MAX_BUDGET_FACTOR = 4  # a reply cut off before its first instance is asked again with 2x, then 4x max_tokens
 
 
@@ -62,6 +64,17 @@ class InstancesStage(Stage):
         self.max_instances = ctx.cfg.schedule.max_instances_per_task
         if self.max_instances < 1:
             raise SelfInstructError("schedule.max_instances_per_task: must be at least 1")
+
+    def plan(self, ctx: RunContext) -> StagePlan | None:
+        if not self.enabled:
+            return None
+        typical = min(self.input_first.sampling.get("max_tokens") or _TYPICAL_TOKENS, _TYPICAL_TOKENS)
+        return StagePlan(
+            requests=planned_tasks(ctx),
+            sample_messages=self.input_first.request(ctx.seeds[0].instruction)[0],
+            completion_tokens_each=typical,
+            note="prompt sized on the input-first template",
+        )
 
     def _request(self, record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
         prompt = self.output_first if record["is_classification"] else self.input_first
@@ -115,9 +128,12 @@ class InstancesStage(Stage):
                     new.append(task)
             append_jsonl(instances_path, new)
             done.update((r["id"], r) for r in new)
+            progress.update(len(done), ctx.llm)
             return again
 
+        progress = StageProgress(self.name, len(labelled), done=len(done), unit="task")
         missing = await request_per_record(ctx.llm, self.name, pending, self._request, record_batch)
+        progress.close()
         tasks = [done[r["id"]] for r in instructions if r["id"] in done]
         counts = [len(t["instances"]) for t in tasks]
         ctx.metrics.update(self.name, {

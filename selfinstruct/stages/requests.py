@@ -32,6 +32,9 @@ async def request_per_record(
     for _ in range(max_passes):
         failed: list[tuple[dict[str, Any], Completion | None]] = []
         for start in range(0, len(pending), batch_size):
+            if llm.stopped_reason:  # the budget is spent: keep what is done, send nothing more
+                failed.extend((record, None) for record in pending[start:])
+                break
             batch = pending[start:start + batch_size]
             completions = await asyncio.gather(*(llm.complete(*build(r), stage=stage) for r in batch))
             done = []
@@ -40,6 +43,6 @@ async def request_per_record(
             again = handle_batch(done) or []
             failed.extend((record, None) for record in again)
         pending = [record for record, _ in failed]
-        if not pending:
+        if not pending or llm.stopped_reason:
             break
     return pending
