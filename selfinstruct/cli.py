@@ -6,6 +6,8 @@ Nothing heavy is imported here: ``--help`` and config composition never import L
 from __future__ import annotations
 
 import logging
+import shlex
+import signal
 from pathlib import Path
 
 import hydra
@@ -24,12 +26,27 @@ def _app(cfg: DictConfig) -> None:
     from selfinstruct.secrets import install_log_redaction, redact
 
     install_log_redaction()
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
     try:
-        run_pipeline(cfg, run_dir)
+        outcome = run_pipeline(cfg, run_dir, overrides)
     except SelfInstructError as exc:
         log.error("%s", redact(one_line(exc)))
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        log.error("interrupted; resume with: %s", resume_command(overrides, run_dir))
+        raise SystemExit(130) from None
+    if outcome.ended == "interrupted":
+        log.warning("%s; everything finished so far is written. Resume with:\n  %s",
+                    outcome.detail, resume_command(overrides, run_dir))
+        raise SystemExit(128 + int(outcome.signal or signal.SIGINT))
+
+
+def resume_command(overrides: list[str], run_dir: Path) -> str:
+    """The command that continues this run: the same overrides, pinned to this run directory."""
+    kept = [o for o in overrides if not o.startswith("hydra.run.dir=")]
+    return " ".join(shlex.quote(part) for part in ["selfinstruct", *kept, f"hydra.run.dir={run_dir}"])
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -11,7 +12,9 @@ from typing import Any, Iterable, Iterator
 
 import jsonlines
 
-from selfinstruct.errors import SeedError
+from selfinstruct.errors import SeedError, SelfInstructError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -156,11 +159,42 @@ def _dumps(record: Any) -> str:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every record of a JSONL file; an absent file reads as empty."""
+    """Every record of a JSONL file the pipeline wrote; an absent file reads as empty.
+
+    A crash in the middle of an append leaves a torn last line (no newline, or not JSON): it is
+    cut off the file and the loss is logged, so a resumed run appends after whole records only.
+    A bad line anywhere else is damage we did not make: that is an error naming the line.
+    """
     if not path.exists():
         return []
-    with jsonlines.open(path) as reader:
-        return list(reader)
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    records: list[dict[str, Any]] = []
+    offset = 0
+    for lineno, raw in enumerate(lines, start=1):
+        is_last = lineno == len(lines) or (lineno == len(lines) - 1 and lines[-1] == b"")
+        complete = lineno < len(lines)  # followed by a newline
+        if raw.strip():
+            try:
+                records.append(json.loads(raw))
+            except json.JSONDecodeError:
+                if is_last:
+                    _drop_torn_tail(path, offset, len(data) - offset)
+                    return records
+                raise SelfInstructError(f"{path}:{lineno}: not valid JSON; the file is damaged") from None
+            if not complete:  # a whole record whose newline never made it to disk
+                with path.open("ab") as handle:
+                    handle.write(b"\n")
+        offset += len(raw) + 1
+    return records
+
+
+def _drop_torn_tail(path: Path, offset: int, size: int) -> None:
+    log.warning("%s: dropped a torn last line (%d bytes) left by an interrupted write", path, size)
+    with path.open("r+b") as handle:
+        handle.truncate(offset)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:

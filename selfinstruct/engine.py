@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
+from dataclasses import dataclass
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from selfinstruct import __version__
 from selfinstruct.data import load_seed_tasks
 from selfinstruct.errors import ConfigError, one_line
+from selfinstruct.llm.budget import StopFlag
 from selfinstruct.metrics import RunMetrics
+from selfinstruct.runrecord import RunLock, RunRecord
 from selfinstruct.resources import resolve_path
 from selfinstruct.stages.base import RunContext, Stage
 
@@ -55,20 +59,42 @@ def prepare_run(cfg: DictConfig, run_dir: Path) -> tuple[list[Stage], RunContext
     return stages, ctx
 
 
-async def _run_stages(stages: list[Stage], ctx: RunContext) -> str | None:
-    """Run the stages in order; returns why the run stopped early (the budget), or None."""
+def _install_signal_handlers(stop: StopFlag) -> None:
+    """First SIGINT/SIGTERM: send nothing new, let in-flight requests finish, write, exit. Second: abort."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        stop.set(f"interrupted by {sig.name}")
+        stop.signal = sig
+        log.warning("%s: no new requests; waiting for those in flight, then writing everything "
+                    "(send it again to abort at once)", sig.name)
+        for s in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(s)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread (e.g. some launchers)
+            return
+
+
+async def _run_stages(stages: list[Stage], ctx: RunContext, stop: StopFlag) -> str | None:
+    """Run the stages in order; returns why the run stopped early (interrupt or budget), or None."""
+    _install_signal_handlers(stop)
     for stage in stages:
+        if stop.reason:
+            return stop.reason
         log.info("stage %s: starting", stage.name)
         await stage.run(ctx)
-        stopped = ctx._llm.stopped_reason if ctx._llm is not None else None
+        stopped = stop.reason or (ctx._llm.stopped_reason if ctx._llm is not None else None)
         if stopped:
-            log.warning("stage %s: stopped on budget: %s", stage.name, stopped)
+            log.warning("stage %s: stopped: %s", stage.name, stopped)
             return stopped
         log.info("stage %s: done", stage.name)
     return None
 
 
-def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any) -> Callable[[], Any]:
+def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any, stop: StopFlag) -> Callable[[], Any]:
     """Build the run's LLM client on first use (LiteLLM is imported only then)."""
 
     def build() -> Any:
@@ -85,12 +111,22 @@ def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any) -> Callable[[
             cache_namespace=namespace,
             budget=Budget(max_usd=cfg.budget.max_usd, max_requests=cfg.budget.max_requests),
             call_log=CallLog(run_dir / "llm_calls.jsonl", with_prompts=cfg.log.prompts),
+            stop=stop,
         )
 
     return build
 
 
-def run_pipeline(cfg: DictConfig, run_dir: Path) -> None:
+@dataclass
+class RunOutcome:
+    """How a run ended: done, budget or interrupted (errors raise), and the signal if any."""
+
+    ended: str
+    detail: str | None = None
+    signal: signal.Signals | None = None
+
+
+def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> RunOutcome:
     """Run the configured stages on ``run_dir``; raises SelfInstructError on bad input or setup."""
     from selfinstruct.llm.endpoint import SIMULATED_NOTICE, open_endpoint
 
@@ -102,36 +138,59 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> None:
     started = time.perf_counter()
     stages, ctx = prepare_run(cfg, run_dir)
     log.info("run directory %s; %d seed tasks; stages %s", run_dir, len(ctx.seeds), list(cfg.pipeline.stages))
+    if cfg.dry_run:
+        from selfinstruct.dryrun import print_plan
 
+        print_plan(stages, ctx)
+        return RunOutcome("done", "dry run")
+
+    lock = RunLock(run_dir)
+    lock.acquire()
+    record = RunRecord(run_dir, resolve_path(cfg.seeds.path, "seeds"), overrides or [])
+    record.start()
+    try:
+        outcome = _run_locked(cfg, run_dir, stages, ctx, started, open_endpoint, SIMULATED_NOTICE)
+    except BaseException as exc:
+        record.finish("error", one_line(exc) if isinstance(exc, Exception) else type(exc).__name__)
+        raise
+    finally:
+        lock.release()
+    record.finish(outcome.ended, outcome.detail)
+    return outcome
+
+
+def _run_locked(cfg: DictConfig, run_dir: Path, stages: list[Stage], ctx: RunContext, started: float,
+                open_endpoint: Any, notice: str) -> RunOutcome:
+    model = cfg.model
     metrics = ctx.metrics
     metrics.set("selfinstruct_version", __version__)
     metrics.set("model", model.name)
     metrics.set("simulated_model", bool(model.simulated))
     if model.simulated:
-        metrics.set("notice", SIMULATED_NOTICE)
+        metrics.set("notice", notice)
     metrics.set("started_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-    if cfg.dry_run:
-        from selfinstruct.dryrun import print_plan
-
-        print_plan(stages, ctx)
-        return
 
     # Stages that send no requests (finetune on an existing run) need no endpoint and no key.
     endpoint_cm = open_endpoint(model) if any(s.needs_llm for s in stages) else nullcontext(None)
+    stop = StopFlag()
     stopped: str | None = None
     with endpoint_cm as endpoint:
         if endpoint is not None:
-            ctx.llm_factory = _client_factory(cfg, run_dir, endpoint)
+            ctx.llm_factory = _client_factory(cfg, run_dir, endpoint, stop)
         try:
-            stopped = asyncio.run(_run_stages(stages, ctx))
+            stopped = asyncio.run(_run_stages(stages, ctx, stop))
         finally:
             if ctx._llm is not None:
                 ctx.llm.close()
                 metrics.set("llm", ctx.llm.usage.to_json())
             metrics.set("wall_s", round(time.perf_counter() - started, 3))
-            metrics.set("stopped", {"reason": "budget", "detail": stopped} if stopped else None)
+            reason = "interrupted" if stop.reason else "budget"
+            metrics.set("stopped", {"reason": reason, "detail": stopped} if stopped else None)
             metrics.write()
+    if stop.reason:
+        return RunOutcome("interrupted", stop.reason, getattr(stop, "signal", None))
     if stopped:
         log.warning("run stopped on budget (%s); everything so far is written in %s; "
                     "rerun the same command with a larger budget to continue", stopped, run_dir)
+        return RunOutcome("budget", stopped)
+    return RunOutcome("done")

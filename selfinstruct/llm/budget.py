@@ -6,6 +6,18 @@ from dataclasses import dataclass
 
 
 BUDGET_ERROR = "BudgetExhausted"  # the Completion.error of a request the budget did not allow
+INTERRUPTED_ERROR = "Interrupted"  # ... and of one not sent because the run was interrupted
+
+
+class StopFlag:
+    """Set once (by a signal handler) to stop sending; the reason is shown to the user."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.signal: object = None
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
 
 
 class BudgetExhausted(Exception):

@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from selfinstruct.config import ModelConfig
 from selfinstruct.errors import LLMFatalError
-from selfinstruct.llm.budget import BUDGET_ERROR, Budget, BudgetExhausted
+from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR, Budget, BudgetExhausted
 from selfinstruct.llm.cache import ResponseCache, cache_key
 from selfinstruct.llm.calllog import CallLog
 from selfinstruct.llm.cost import call_cost
@@ -61,7 +61,9 @@ class Completion:
     @property
     def outcome(self) -> str:
         if self.error:
-            return "budget" if self.error == BUDGET_ERROR else f"error:{self.error}"
+            if self.error in (BUDGET_ERROR, INTERRUPTED_ERROR):
+                return "not_sent"
+            return f"error:{self.error}"
         if not self.text.strip():
             return "empty"
         return "truncated" if self.truncated else "ok"
@@ -75,6 +77,7 @@ class Usage:
     attempts: int = 0  # HTTP requests actually sent
     succeeded: int = 0
     cache_hits: int = 0
+    not_sent: int = 0  # refused by the budget or after an interrupt
     failed: Counter = field(default_factory=Counter)
     retries: Counter = field(default_factory=Counter)
     empty_replies: int = 0
@@ -88,6 +91,9 @@ class Usage:
         self.requests += 1
         self.attempts += completion.attempts
         self.retries.update(retries)
+        if completion.error in (BUDGET_ERROR, INTERRUPTED_ERROR):
+            self.not_sent += 1
+            return
         if completion.error:
             self.failed[completion.error] += 1
             return
@@ -110,6 +116,7 @@ class Usage:
             "attempts_sent": self.attempts,
             "succeeded": self.succeeded,
             "cache_hits": self.cache_hits,
+            "not_sent": self.not_sent,
             "failed": dict(self.failed),
             "retries": dict(self.retries),
             "empty_replies": self.empty_replies,
@@ -133,6 +140,7 @@ class LLMClient:
         cache_namespace: str = "",
         budget: Budget | None = None,
         call_log: CallLog | None = None,
+        stop: Any = None,
     ) -> None:
         self.model = model
         self.api_base = api_base if api_base is not None else model.api_base
@@ -146,14 +154,19 @@ class LLMClient:
         self._samples: Counter = Counter()
         self.budget = budget or Budget()
         self._call_log = call_log or CallLog(None)
+        self._stop = stop  # a StopFlag: set by SIGINT/SIGTERM, no new request is sent after it
         self._wait = WaitHonouringRetryAfter(model.retry_base_s, model.retry_max_s)
         self.usage = Usage()
         self.usage_by_stage: dict[str, Usage] = {}
 
     @property
     def stopped_reason(self) -> str | None:
-        """Why this client sends no more requests (the budget), or None."""
-        return self.budget.exhausted_reason
+        """Why this client sends no more requests (an interrupt or the budget), or None."""
+        return self.interrupted or self.budget.exhausted_reason
+
+    @property
+    def interrupted(self) -> str | None:
+        return self._stop.reason if self._stop is not None else None
 
     def stage_usage(self, stage: str) -> Usage:
         return self.usage_by_stage.setdefault(stage, Usage())
@@ -231,12 +244,15 @@ class LLMClient:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if self.interrupted:
+                        raise BudgetExhausted(self.interrupted)
                     self.budget.take_request()
                     await self._throttle(messages, sampling)
                     attempts += 1
                     response = await self._litellm.acompletion(**kwargs)
-        except BudgetExhausted:
-            return Completion(error=BUDGET_ERROR, attempts=attempts, latency_s=time.perf_counter() - started)
+        except BudgetExhausted:  # the budget is spent or the run was interrupted: nothing was sent
+            error = INTERRUPTED_ERROR if self.interrupted else BUDGET_ERROR
+            return Completion(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
         except Exception as exc:  # every provider error is data about this request
             return self._failed(exc, time.perf_counter() - started, attempts)
         return self._succeeded(response, time.perf_counter() - started, attempts)

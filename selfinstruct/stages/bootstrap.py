@@ -16,15 +16,16 @@ import random
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from selfinstruct.config import to_plain
-from selfinstruct.data import append_jsonl, read_jsonl
+from selfinstruct.data import append_jsonl, read_jsonl, write_jsonl_atomic
 from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.filters.base import InstructionFilter, Verdict
 from selfinstruct.filters.build import build_filters
 from selfinstruct.parsing import clean_demo, parse_alpaca_tasks, parse_instruction_list
-from selfinstruct.llm.budget import BUDGET_ERROR
+from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR
 from selfinstruct.progress import StageProgress
 from selfinstruct.prompts import PromptTemplate
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 INSTRUCTIONS_FILE = "instructions.jsonl"
 INSTANCES_FILE = "instances.jsonl"
 REJECTED_FILE = "rejected.jsonl"
+ROUNDS_FILE = "rounds.jsonl"  # one line per finished round: the commit point of bootstrap's files
 REPLY_FORMATS = ("numbered_list", "alpaca_tasks")
 _ASSUMED_YIELD = 3.0  # accepted instructions per request before any has been measured
 _ASSUMED_ALPACA_YIELD = 10.0  # of an Alpaca-style reply's up to 16 new tasks
@@ -92,33 +94,39 @@ class BootstrapStage(Stage):
         instances_path = ctx.run_dir / INSTANCES_FILE
         with_instances = self.reply_format == "alpaca_tasks"
 
-        accepted = read_jsonl(instructions_path)
+        ledger_path = ctx.run_dir / ROUNDS_FILE
+        ledger = read_jsonl(ledger_path)
+        accepted, rejected, tasks = self._committed(ledger, instructions_path, rejected_path,
+                                                    instances_path if with_instances else None)
         # Alpaca-style demos show an instance; the machine ones come from instances.jsonl.
         self._demo_instance: dict[str, dict[str, str]] = {t.instruction: asdict(t.instances[0]) for t in ctx.seeds}
-        if with_instances:
-            for task in read_jsonl(instances_path):
-                if task["instances"]:
-                    self._demo_instance[task["instruction"]] = task["instances"][0]
-        rejected_counts = Counter(r.get("reason") for r in read_jsonl(rejected_path))
+        for task in tasks:
+            if task["instances"]:
+                self._demo_instance[task["instruction"]] = task["instances"][0]
+        rejected_counts = Counter(r.get("reason") for r in rejected)
         seed_texts = [task.instruction for task in ctx.seeds]
         machine_texts = [r["instruction"] for r in accepted]
         for flt in self.filters.values():
             flt.add_all(seed_texts)
             flt.add_all(machine_texts)
-        round_no = max((r.get("round", -1) for r in accepted), default=-1) + 1
+        round_no = max((r["round"] for r in ledger), default=-1) + 1
         if accepted:
-            log.info("bootstrap: resuming with %d accepted instructions", len(accepted))
+            log.info("bootstrap: resuming after round %d with %d accepted instructions", round_no - 1, len(accepted))
 
         stats = RoundStats()
         stalled = 0
         progress = StageProgress(self.name, target, done=min(len(accepted), target), unit="instruction")
         while len(accepted) < target and not ctx.llm.stopped_reason:
-            n_requests = self._plan_requests(target - len(accepted), stats, schedule.requests_per_round)
+            n_requests = self._plan_requests(target - len(accepted), ledger, schedule.requests_per_round)
             prompts = [
                 self._build_prompt(random.Random(f"{schedule.seed}:bootstrap:{round_no}:{i}"), seed_texts, machine_texts)
                 for i in range(n_requests)
             ]
             completions = await asyncio.gather(*(ctx.llm.complete(p, self.sampling, stage=self.name) for p in prompts))
+            if ctx.llm.interrupted:
+                # an interrupted round is not committed: its replies are cached, so resuming redoes it for free
+                # and the run ends up the same as one that was never interrupted
+                break
             new_accepted, new_rejected, new_instances = [], [], []
             for completion in completions:
                 stats.requests += 1
@@ -151,10 +159,15 @@ class BootstrapStage(Stage):
                         new_rejected.append(
                             {"instruction": text, "reason": reason, "score": verdict.score, "round": round_no}
                         )
-            append_jsonl(instructions_path, new_accepted)
             append_jsonl(rejected_path, new_rejected)
             if with_instances:
                 append_jsonl(instances_path, new_instances)
+            append_jsonl(instructions_path, new_accepted)
+            # the round's commit point: a crash before this line and the round is redone on resume
+            entry = {"round": round_no, "requests": n_requests, "accepted": len(new_accepted),
+                     "rejected": len(new_rejected)}
+            append_jsonl(ledger_path, [entry])
+            ledger.append(entry)
             stats.rounds += 1
             stats.accepted_this_run += len(new_accepted)
             stats.wall_s = time.perf_counter() - started
@@ -190,12 +203,37 @@ class BootstrapStage(Stage):
             note=f"assumes {per_request:g} accepted per request",
         )
 
-    def _plan_requests(self, remaining: int, stats: RoundStats, cap: int) -> int:
-        """Prompts for this round: enough to reach the target at the yield seen so far, within ``cap``."""
-        if stats.requests and stats.accepted_this_run:
-            per_request = stats.accepted_this_run / stats.requests
-        else:
-            per_request = _ASSUMED_YIELD
+    @staticmethod
+    def _committed(
+        ledger: list[dict[str, Any]], instructions_path: Path, rejected_path: Path, instances_path: Path | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The records of committed rounds; lines of a round the ledger never closed are cut off the files."""
+        last = max((r["round"] for r in ledger), default=-1)
+        accepted = read_jsonl(instructions_path)
+        kept = [r for r in accepted if r["round"] <= last]
+        ids = {r["id"] for r in kept}
+        files: list[tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]] = []
+        rejected = read_jsonl(rejected_path)
+        files.append((instructions_path, accepted, kept))
+        files.append((rejected_path, rejected, [r for r in rejected if r["round"] <= last]))
+        if instances_path is not None:
+            tasks = read_jsonl(instances_path)
+            files.append((instances_path, tasks, [t for t in tasks if t["id"] in ids]))
+        for path, before, after in files:
+            if len(after) != len(before):
+                log.warning("%s: dropped %d lines of round %d, which never finished; it is redone",
+                            path.name, len(before) - len(after), last + 1)
+                write_jsonl_atomic(path, after)
+        return files[0][2], files[1][2], files[2][2] if instances_path is not None else []
+
+    def _plan_requests(self, remaining: int, ledger: list[dict[str, Any]], cap: int) -> int:
+        """Prompts for this round: enough to reach the target at the yield recorded so far, within ``cap``.
+
+        The yield comes from the ledger, not from this process, so a resumed run plans the same rounds.
+        """
+        requests = sum(r["requests"] for r in ledger)
+        accepted = sum(r["accepted"] for r in ledger)
+        per_request = accepted / requests if requests and accepted else _ASSUMED_YIELD
         return max(1, min(cap, math.ceil(remaining / max(per_request, 0.25))))
 
     def _candidates(self, completion: Any) -> list[tuple[str, dict[str, str] | None]]:
@@ -251,7 +289,7 @@ class BootstrapStage(Stage):
     def _write_metrics(ctx: RunContext, target: int, accepted: int, rejected: Counter, stats: RoundStats) -> None:
         usage = usage_metrics(ctx, "bootstrap")
         # failures and truncations as this stage saw them (a budget stop is not a failure)
-        usage["failed_requests"] = {k: v for k, v in stats.failed.items() if k != BUDGET_ERROR}
+        usage["failed_requests"] = {k: v for k, v in stats.failed.items() if k not in (BUDGET_ERROR, INTERRUPTED_ERROR)}
         ctx.metrics.update(
             "bootstrap",
             {

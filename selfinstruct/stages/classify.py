@@ -18,7 +18,7 @@ from selfinstruct.parsing import parse_yes_no
 from selfinstruct.progress import StageProgress
 from selfinstruct.prompts import PromptTemplate
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
-from selfinstruct.stages.common import INSTRUCTIONS_FILE, planned_tasks as _planned_tasks, read_required, usage_metrics
+from selfinstruct.stages.common import INSTRUCTIONS_FILE, planned_tasks as _planned_tasks, read_required, rewrite_in_order, usage_metrics
 from selfinstruct.stages.demos import classify_demos, load_demo_tasks
 from selfinstruct.stages.requests import request_per_record
 
@@ -87,6 +87,7 @@ class ClassifyStage(Stage):
             answer = answers.get(record["id"])
             record["is_classification"] = answer["is_classification"] if answer else None
         write_jsonl_atomic(instructions_path, instructions)
+        rewrite_in_order(answers_path, [answers[r["id"]] for r in instructions if r["id"] in answers])
 
         labels = [r["is_classification"] for r in instructions]
         ctx.metrics.update(self.name, {

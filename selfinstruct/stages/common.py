@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from selfinstruct.data import read_jsonl
+from selfinstruct.data import read_jsonl, write_jsonl_atomic
 from selfinstruct.errors import SelfInstructError
 from selfinstruct.stages.base import RunContext
 
@@ -44,3 +44,11 @@ def planned_tasks(ctx: RunContext) -> int:
     """Tasks a per-instruction stage would ask about: the accepted instructions, or the target."""
     path = ctx.run_dir / INSTRUCTIONS_FILE
     return max(len(read_jsonl(path)) if path.exists() else 0, ctx.cfg.schedule.num_instructions)
+
+
+def rewrite_in_order(path: Path, records: list[dict[str, Any]]) -> None:
+    """Put a per-instruction file in instruction order (atomically) if retries or a resume appended
+    records out of it, so the file is the same however the run was interrupted."""
+    current = read_jsonl(path)
+    if [r["id"] for r in current] != [r["id"] for r in records] and len(current) == len(records):
+        write_jsonl_atomic(path, records)

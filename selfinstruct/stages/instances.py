@@ -20,7 +20,14 @@ from selfinstruct.parsing import parse_input_first, parse_output_first
 from selfinstruct.progress import StageProgress
 from selfinstruct.prompts import PromptTemplate
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
-from selfinstruct.stages.common import INSTANCES_FILE, INSTRUCTIONS_FILE, planned_tasks, read_required, usage_metrics
+from selfinstruct.stages.common import (
+    INSTANCES_FILE,
+    INSTRUCTIONS_FILE,
+    planned_tasks,
+    read_required,
+    rewrite_in_order,
+    usage_metrics,
+)
 from selfinstruct.stages.demos import input_first_demos, load_demo_tasks, output_first_demos
 from selfinstruct.stages.requests import request_per_record
 
@@ -135,6 +142,7 @@ class InstancesStage(Stage):
         missing = await request_per_record(ctx.llm, self.name, pending, self._request, record_batch)
         progress.close()
         tasks = [done[r["id"]] for r in instructions if r["id"] in done]
+        rewrite_in_order(instances_path, tasks)
         counts = [len(t["instances"]) for t in tasks]
         ctx.metrics.update(self.name, {
             "tasks": len(instructions),

@@ -1,0 +1,129 @@
+"""The run directory as an experiment record: run.json (versions, seeds hash, times, outcome) and the lock.
+
+The lock is an flock on ``.selfinstruct.lock``: the kernel drops it when the process dies, even by
+SIGKILL, so a stale lock never blocks a resume, while a second live run on the same directory is
+refused at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+from selfinstruct import __version__
+from selfinstruct.data import write_json_atomic
+from selfinstruct.errors import SelfInstructError
+from selfinstruct.resources import PACKAGE_DIR, REPO_DIR
+
+RUN_FILE = "run.json"
+LOCK_FILE = ".selfinstruct.lock"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class RunLock:
+    """Exclusive use of a run directory for the life of this process."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK_FILE
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise SelfInstructError(
+                f"{self.path.parent}: another selfinstruct run is using this directory ({holder}); "
+                f"wait for it to finish or choose another hydra.run.dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {platform.node()}\n")
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+def _git_commit() -> str | None:
+    """The project's commit when running from a checkout (not from an installed wheel)."""
+    if not (REPO_DIR / ".git").exists() or (PACKAGE_DIR / "conf").is_dir():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class RunRecord:
+    """run.json: one entry per invocation on this directory, rewritten atomically."""
+
+    def __init__(self, run_dir: Path, seeds_path: Path, overrides: list[str]) -> None:
+        self.path = run_dir / RUN_FILE
+        previous: dict[str, Any] = {}
+        if self.path.exists():
+            try:
+                previous = json.loads(self.path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                previous = {}
+        self.data: dict[str, Any] = {
+            "selfinstruct": __version__,
+            "litellm": _version("litellm"),
+            "python": platform.python_version(),
+            "git_commit": _git_commit(),
+            "seeds_path": str(seeds_path),
+            "seeds_sha256": sha256_file(seeds_path),
+            "invocations": previous.get("invocations", []),
+        }
+        self.current: dict[str, Any] = {"started_at": now(), "ended_at": None, "ended": "running",
+                                        "command": ["selfinstruct", *overrides]}
+        self.data["invocations"].append(self.current)
+
+    def start(self) -> None:
+        self._write()
+
+    def finish(self, ended: str, detail: str | None = None) -> None:
+        """``ended``: done, budget, interrupted or error."""
+        self.current.update(ended_at=now(), ended=ended, detail=detail)
+        self.data["ended"] = ended
+        self._write()
+
+    def _write(self) -> None:
+        self.data["started_at"] = self.data["invocations"][0]["started_at"]
+        self.data["ended_at"] = self.current["ended_at"]
+        write_json_atomic(self.path, self.data)
