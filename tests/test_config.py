@@ -30,7 +30,7 @@ def test_the_documented_groups_exist() -> None:
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_and_builds(group: str, option: str) -> None:
-    overrides = [f"{group}={option}"]
+    overrides = [f"+{group}={option}" if group == "experiment" else f"{group}={option}"]
     if (group, option) == ("seeds", "alpaca"):
         overrides.append("seeds.path=my_alpaca.json")
     cfg = _compose(overrides)

@@ -72,11 +72,13 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def snapshot(run: Path) -> dict[str, bytes]:
-    """Every file the finetune stage must leave alone (Hydra's own files and metrics.json excluded)."""
+    """Every data file the finetune stage must leave alone (the run's records excluded: Hydra's files,
+    the log, metrics.json, run.json and the lock, which every invocation updates)."""
     generated = {f"finetune/{name}" for name in EXPORTS}
+    records = {"metrics.json", "run.json", ".selfinstruct.lock"}
     return {
         str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*")
-        if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log" and p.name != "metrics.json"
+        if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log" and p.name not in records
         and str(p.relative_to(run)) not in generated
     }
 

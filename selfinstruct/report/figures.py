@@ -1,0 +1,171 @@
+"""The report's figures as PNG files (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
+import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+DPI = 120
+_BLUE = "#4C72B0"
+_ORANGE = "#DD8452"
+_GREEN = "#55A868"
+_RED = "#C44E52"
+_GREY = "#BBBBBB"
+_OBJECT_COLOURS = ("#4C72B0", "#55A868", "#8172B3", "#CCB974")
+
+
+def _save(fig: Any, path: Path) -> Path:
+    """Write the PNG whole via a rename, then free the figure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _empty(ax: Any, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#666666")
+
+
+def rouge_histogram(scores: Sequence[float], path: Path, *, title: str, xlabel: str,
+                    markers: Sequence[tuple[float, str]] = ()) -> Path:
+    """Histogram of ROUGE-L F scores in 0.05-wide bins over [0, 1] (the paper's Figure 3), with dotted
+    vertical lines at ``markers`` (value, legend label)."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    bins = np.linspace(0.0, 1.0, 21)
+    if scores:
+        ax.hist(scores, bins=bins, color=_BLUE, edgecolor="white")
+        m = float(np.mean(scores))
+        ax.axvline(m, color=_ORANGE, linestyle="--", linewidth=1.5, label=f"mean {m:.3f}")
+    else:
+        _empty(ax, "no instructions")
+    for k, (value, label) in enumerate(markers):
+        ax.axvline(value, color=(_RED, _GREEN, "#8172B3")[k % 3], linestyle=":", linewidth=1.5, label=label)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("number of instructions")
+    ax.set_title(title)
+    if scores or markers:
+        ax.legend(loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _length_panel(ax: Any, values: Sequence[int], title: str, colour: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel("length (words)")
+    ax.set_ylabel("count")
+    ax.grid(axis="y", alpha=0.3)
+    if not values:
+        _empty(ax, "none")
+        return
+    arr = np.asarray(values)
+    cap = int(np.percentile(arr, 99)) if len(arr) >= 100 else int(arr.max())
+    cap = max(cap, 1)
+    clipped = int((arr > cap).sum())
+    width = max(1, int(np.ceil(cap / 40)))
+    bins = np.arange(0, cap + width + 1, width)
+    ax.hist(np.minimum(arr, cap), bins=bins, color=colour, edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    note = f"n={len(arr)}, mean {arr.mean():.1f}"
+    if clipped:
+        note += f"\n{clipped} longer than {cap} shown at {cap}"
+    ax.text(0.97, 0.95, note, ha="right", va="top", transform=ax.transAxes, fontsize=8,
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#DDDDDD"})
+
+
+def length_histograms(instructions: Sequence[int], inputs: Sequence[int], outputs: Sequence[int], path: Path,
+                      *, suptitle: str) -> Path:
+    """Three histograms: instruction, non-empty input and output lengths (the paper's Figure 4)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    _length_panel(axes[0], instructions, "Instructions", _BLUE)
+    _length_panel(axes[1], inputs, "Non-empty inputs", _GREEN)
+    _length_panel(axes[2], outputs, "Outputs", _ORANGE)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def verb_object_bars(verbs: Sequence[tuple[str, int]], objects: dict[str, list[tuple[str, int]]], path: Path,
+                     *, title: str) -> Path:
+    """The top leading verbs as horizontal bars, each split into its top objects (the paper's Figure 2
+    as bars)."""
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.42 * len(verbs) + 1.4)))
+    if not verbs:
+        _empty(ax, "no leading verbs found")
+    longest = max((n for _, n in verbs), default=1)
+    for row, (verb, n) in enumerate(verbs):
+        left = 0
+        for k, (obj, m) in enumerate(objects.get(verb, [])):
+            ax.barh(row, m, left=left, color=_OBJECT_COLOURS[k % len(_OBJECT_COLOURS)], edgecolor="white")
+            room = int(m / longest * 90)  # characters that fit in the segment at this font size
+            text = obj if len(obj) <= room else (obj[:room - 1] + "…" if room >= 4 else "")
+            if text:
+                ax.text(left + m / 2, row, text, ha="center", va="center", fontsize=7, color="white")
+            left += m
+        if n > left:
+            ax.barh(row, n - left, left=left, color=_GREY, edgecolor="white")
+        ax.text(n + longest * 0.01, row, str(n), va="center", fontsize=8)
+    ax.set_yticks(range(len(verbs)), [v for v, _ in verbs])
+    ax.invert_yaxis()
+    ax.set_xlim(0, longest * 1.08 if verbs else 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("number of instructions (coloured: its most common objects; grey: other or none)")
+    ax.set_ylabel("leading verb")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def _wrap(label: str, width: int = 28) -> str:
+    """Wrap at spaces only: an override such as filters.rouge.threshold=0.5 stays on one line."""
+    return "\n".join(textwrap.wrap(label, width, break_long_words=False, break_on_hyphens=False)) or label
+
+
+def sweep_bars(labels: Sequence[str], panels: Sequence[tuple[str, str, Sequence[float | None]]], path: Path,
+               *, title: str) -> Path:
+    """One bar chart panel per measure, one bar per job (missing values marked n/a)."""
+    cols = 2
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(max(10, 1.6 * len(labels) * cols), 3.6 * rows), squeeze=False)
+    x = np.arange(len(labels))
+    colours = [_BLUE, _ORANGE, _GREEN, _RED, "#8172B3", "#937860"]
+    for i, (name, unit, values) in enumerate(panels):
+        ax = axes[i // cols][i % cols]
+        heights = [v if v is not None else 0.0 for v in values]
+        bars = ax.bar(x, heights, color=colours[i % len(colours)])
+        for bar, v in zip(bars, values):
+            text = "n/a" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                        fontsize=8, xytext=(0, 2), textcoords="offset points")
+        ax.set_title(name)
+        ax.set_ylabel(unit)
+        ax.set_xlabel("job")
+        ax.set_xticks(x, [_wrap(label) for label in labels], fontsize=8,
+                      rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+        top = max((h for h in heights), default=0.0)
+        ax.set_ylim(0, top * 1.18 if top > 0 else 1)
+        ax.grid(axis="y", alpha=0.3)
+    for j in range(len(panels), rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

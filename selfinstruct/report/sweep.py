@@ -1,0 +1,184 @@
+"""A multirun directory (``outputs/multirun/DATE/TIME/``): one row per job in sweep.md, and a figure."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from selfinstruct.export.files import write_text_atomic
+from selfinstruct.report import figures
+from selfinstruct.report.load import is_run_dir
+from selfinstruct.report.run import FIGURES_DIR, REPORT_FILE, RunReport
+from selfinstruct.report.stats import NEAR_THRESHOLD, cost_per_1000
+from selfinstruct.report.tables import fmt_float, fmt_int, fmt_share, fmt_usd, md_table, text_table
+
+log = logging.getLogger(__name__)
+
+SWEEP_FILE = "sweep.md"
+FIG_SWEEP = "sweep.png"
+
+
+def job_dirs(path: Path) -> list[Path]:
+    """Hydra's numbered job directories under a sweep directory, in job order."""
+    if not path.is_dir():
+        return []
+    jobs = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit() and (p / ".hydra").is_dir()]
+    return sorted(jobs, key=lambda p: int(p.name))
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return bool(job_dirs(path))
+
+
+def _num(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+@dataclass
+class SweepRow:
+    job: str
+    overrides: list[str]
+    accepted: int | None
+    rejected: int | None
+    rejection_share: float | None
+    instances: int | None
+    examples: int | None
+    cost_usd: float | None
+    cost_per_1000: float | None
+    mean_seed_rouge: float | None
+    neighbour_above: float | None
+    status: str
+    report: RunReport
+
+
+def sweep_row(job: str, report: RunReport) -> SweepRow:
+    """The job's numbers, as its metrics.json holds them (counted from its files where metrics lack them)."""
+    m = report.files.m
+    boot = m.get("bootstrap") or {}
+    accepted = _num(boot.get("accepted"))
+    if accepted is None and report.generated is not None:
+        accepted = report.generated.instructions
+    rejected = _num(boot.get("rejected_total"))
+    if rejected is None and report.rejections is not None:
+        rejected = report.rejections.rejected
+    candidates = (accepted or 0) + (rejected or 0)
+    inst = m.get("instances") or {}
+    instances = _num(inst.get("instances"))
+    if instances is None and report.generated is not None:
+        instances = report.generated.instances
+    llm = m.get("llm") if isinstance(m.get("llm"), dict) else {}
+    cost = _num(llm.get("cost_usd")) if llm else (report.usage.total.cost_usd
+                                                   if report.usage and report.usage.total else None)
+    fin = m.get("finetune") or {}
+    stopped = m.get("stopped")
+    if report.files.metrics is None:
+        status = "no metrics.json"
+    elif isinstance(stopped, dict) and stopped.get("reason"):
+        status = f"stopped: {stopped['reason']}"
+    elif boot.get("target") is not None and accepted is not None and accepted < boot["target"]:
+        status = f"incomplete ({int(accepted)}/{boot['target']})"
+    else:
+        status = "done"
+    sim = report.similarity
+    return SweepRow(
+        job=job,
+        overrides=list(report.files.overrides or []),
+        accepted=int(accepted) if accepted is not None else None,
+        rejected=int(rejected) if rejected is not None else None,
+        rejection_share=(rejected / candidates) if rejected is not None and candidates else None,
+        instances=int(instances) if instances is not None else None,
+        examples=int(fin["examples_out"]) if isinstance(fin.get("examples_out"), int) else None,
+        cost_usd=cost,
+        cost_per_1000=cost_per_1000(cost, int(accepted) if accepted is not None else None),
+        mean_seed_rouge=sim.mean_seed if sim else None,
+        neighbour_above=sim.share_neighbour_above() if sim else None,
+        status=status,
+        report=report,
+    )
+
+
+def split_overrides(rows: list[SweepRow]) -> tuple[list[str], dict[str, list[str]]]:
+    """The overrides every job shares, and each job's own (the swept values)."""
+    if len(rows) < 2:
+        return [], {r.job: r.overrides for r in rows}
+    common = [o for o in rows[0].overrides if all(o in r.overrides for r in rows[1:])]
+    return common, {r.job: [o for o in r.overrides if o not in common] for r in rows}
+
+
+HEADERS = ["job", "overrides", "accepted", "rejection share", "instances", "fine-tuning examples",
+           "cost / 1,000 accepted", "mean nearest-seed ROUGE-L", f"nearest neighbour > {NEAR_THRESHOLD}", "status"]
+ALIGN = "llrrrrrrrl"
+
+
+def _cells(row: SweepRow, own: list[str], markdown: bool) -> list[str]:
+    overrides = " ".join(f"`{o}`" if markdown else o for o in own) or "(none)"
+    job = f"[{row.job}]({row.job}/{REPORT_FILE})" if markdown else row.job
+    return [job, overrides, fmt_int(row.accepted), fmt_share(row.rejection_share), fmt_int(row.instances),
+            fmt_int(row.examples), fmt_usd(row.cost_per_1000), fmt_float(row.mean_seed_rouge, 3),
+            fmt_share(row.neighbour_above), row.status]
+
+
+TEXT_HEADERS = ["job", "overrides", "accepted", "rejected", "instances", "examples", "cost/1k",
+                "seed ROUGE-L", f"NN>{NEAR_THRESHOLD}", "status"]
+
+
+def sweep_text(sweep_dir: Path, rows: list[SweepRow]) -> str:
+    """The sweep table for a terminal (shorter headers; the legend is in sweep.md)."""
+    common, own = split_overrides(rows)
+    lines = [f"Sweep -- {sweep_dir} ({len(rows)} jobs)"]
+    if common:
+        lines.append("common overrides: " + " ".join(common))
+    lines.append(text_table(TEXT_HEADERS, [_cells(r, own[r.job], False) for r in rows], ALIGN))
+    lines.append("rejected: share of candidates; examples: fine-tuning examples; cost/1k: per 1,000 accepted; "
+                 f"seed ROUGE-L: mean nearest-seed ROUGE-L; NN>{NEAR_THRESHOLD}: share whose nearest generated "
+                 f"neighbour is above {NEAR_THRESHOLD}")
+    return "\n".join(lines)
+
+
+def render_sweep(sweep_dir: Path, rows: list[SweepRow], figure: Path | None) -> str:
+    common, own = split_overrides(rows)
+    parts = [f"# Sweep report: `{sweep_dir.name}`",
+             "\n".join([f"- sweep directory: `{sweep_dir}`",
+                        f"- jobs: {len(rows)}",
+                        "- common overrides: " + (" ".join(f"`{o}`" for o in common) or "none")])]
+    if any(r.report.files.m.get("simulated_model") for r in rows):
+        parts.append("**Simulated model** (the bundled loopback server): the numbers describe the pipeline, "
+                     "not real data.")
+    parts.append(md_table(HEADERS, [_cells(r, own[r.job], True) for r in rows], ALIGN))
+    parts.append("\n".join([
+        "- accepted, rejection share (rejected / (accepted + rejected) candidates) and instances: the job's "
+        "metrics.json (`bootstrap.accepted`, `bootstrap.rejected_total`, `instances.instances`)",
+        "- fine-tuning examples: `finetune.examples_out`; cost / 1,000 accepted: `llm.cost_usd` / accepted x 1,000",
+        "- mean nearest-seed ROUGE-L: each accepted instruction's ROUGE-L F with its most similar seed, averaged; "
+        f"nearest neighbour > {NEAR_THRESHOLD}: share of instructions whose most similar other accepted "
+        "instruction scores above it",
+        "- each job's own report: the link in the job column",
+    ]))
+    if figure is not None:
+        parts.append(f"![sweep comparison]({FIGURES_DIR}/{figure.name})")
+    return "\n\n".join(parts) + "\n"
+
+
+def write_sweep(sweep_dir: Path, report_job: Callable[[Path], RunReport]) -> tuple[list[SweepRow], Path]:
+    """Report every job (``report_job`` writes each job's report.md) and write sweep.md and its figure."""
+    rows = [sweep_row(job.name, report_job(job)) for job in job_dirs(sweep_dir) if is_run_dir(job)]
+    common, own = split_overrides(rows)
+    labels = [f"job {r.job}: " + (" ".join(own[r.job]) or "(no overrides)") for r in rows]
+    figure = None
+    if rows:
+        figure = figures.sweep_bars(labels, [
+            ("Accepted instructions", "instructions", [r.accepted for r in rows]),
+            ("Rejection share", "% of candidates rejected",
+             [100 * r.rejection_share if r.rejection_share is not None else None for r in rows]),
+            ("Instances", "instances", [r.instances for r in rows]),
+            ("Cost per 1,000 accepted instructions", "USD", [r.cost_per_1000 for r in rows]),
+            ("Mean ROUGE-L with the nearest seed", "ROUGE-L F", [r.mean_seed_rouge for r in rows]),
+            (f"Nearest generated neighbour above {NEAR_THRESHOLD}", "% of instructions",
+             [100 * r.neighbour_above if r.neighbour_above is not None else None for r in rows]),
+        ], sweep_dir / FIGURES_DIR / FIG_SWEEP, title=f"Sweep {sweep_dir.name}: {len(rows)} jobs")
+    path = sweep_dir / SWEEP_FILE
+    write_text_atomic(path, render_sweep(sweep_dir, rows, figure))
+    log.info("report: wrote %s (%d jobs)", path, len(rows))
+    return rows, path
