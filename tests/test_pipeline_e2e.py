@@ -77,7 +77,7 @@ def test_threshold_sweep_rejects_more_at_the_lower_threshold(tmp_path: Path) -> 
     result = run_cli(["-m", "model=loopback", "filters.rouge.threshold=0.5,0.7", "schedule.num_instructions=60",
                       f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir())
+    jobs = sorted(p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir())
     assert len(jobs) == 2
     thresholds = [read_json(j / "metrics.json") for j in jobs]
     overrides = [(j / ".hydra" / "overrides.yaml").read_text() for j in jobs]
