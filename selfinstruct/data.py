@@ -209,14 +209,14 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
         os.fsync(handle.fileno())
 
 
-def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Replace a JSONL file whole via a temporary file and a rename (for files a stage rewrites)."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace a file whole via a temporary file and a rename: readers see the old or the new file,
+    never half of either (for files a stage rewrites: exports, metrics, reordered JSONL)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(_dumps(record) + "\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -225,18 +225,12 @@ def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:
         raise
 
 
+def write_jsonl_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    write_text_atomic(path, "".join(_dumps(record) + "\n" for record in records))
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write a whole JSON file via a temporary file and a rename: readers never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def iter_instructions(tasks: Iterable[Task]) -> Iterator[str]:

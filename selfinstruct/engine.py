@@ -16,11 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from selfinstruct import __version__
+from selfinstruct.components import build_component
 from selfinstruct.data import load_seed_tasks
 from selfinstruct.errors import ConfigError, one_line
 from selfinstruct.llm.budget import StopFlag
@@ -39,13 +38,7 @@ def build_stages(cfg: DictConfig) -> list[Stage]:
         if name not in cfg.stages:
             known = ", ".join(cfg.stages.keys())
             raise ConfigError(f"pipeline.stages[{i}]: unknown stage '{name}' (known: {known})")
-        try:
-            stage = instantiate(cfg.stages[name])
-        except InstantiationException as exc:
-            raise ConfigError(f"stages.{name}: cannot build: {one_line(exc)}") from None
-        if not isinstance(stage, Stage):
-            raise ConfigError(f"stages.{name}: {cfg.stages[name]._target_} is not a Stage")
-        stages.append(stage)
+        stages.append(build_component(cfg.stages[name], f"stages.{name}", Stage, "a stage"))
     return stages
 
 

@@ -17,7 +17,7 @@ from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.export.build import build_writers
 from selfinstruct.export.cleaning import INSTANCE_REASONS, TASK_REASONS, CleaningLimits, clean_tasks
 from selfinstruct.export.encoding import PromptEncoder
-from selfinstruct.export.files import write_text_atomic
+from selfinstruct.data import write_text_atomic
 from selfinstruct.export.formats import (
     AlpacaWriter, ExportSettings, OpenAIChatWriter, PromptCompletionWriter, ShareGPTWriter,
 )

@@ -17,7 +17,7 @@ SHARED_SEEDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed_t
 
 
 def _real_model_args(url: str, run_dir: Path, n: int) -> list[str]:
-    return [f"model.name=openai/sim", f"model.api_base={url}", f"schedule.num_instructions={n}",
+    return ["model.name=openai/sim", f"model.api_base={url}", f"schedule.num_instructions={n}",
             f"hydra.run.dir={run_dir}"]
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from selfinstruct.errors import ConfigError, one_line
+from selfinstruct.components import build_component
+from selfinstruct.errors import ConfigError
 from selfinstruct.export.formats import FormatWriter
 
 EXPORT_DIR = "finetune"
@@ -32,14 +31,7 @@ def build_writers(formats: DictConfig | dict[str, Any]) -> dict[str, FormatWrite
         key = f"export.formats.{name}"
         if node is None:
             continue
-        if not (OmegaConf.is_dict(node) or isinstance(node, dict)) or "_target_" not in node:
-            raise ConfigError(f"{key}: a format needs a _target_ naming its writer class")
-        try:
-            writer = instantiate(node)
-        except InstantiationException as exc:
-            raise ConfigError(f"{key}: cannot build {node['_target_']}: {one_line(exc)}") from None
-        if not isinstance(writer, FormatWriter):
-            raise ConfigError(f"{key}: {node['_target_']} is not a FormatWriter")
+        writer = build_component(node, key, FormatWriter, "a format")
         _check_path(writer.path, key)
         normalized = str(PurePosixPath(writer.path))
         if normalized in owners:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from selfinstruct.data import Task
-from selfinstruct.export.files import write_text_atomic
+from selfinstruct.data import write_text_atomic
 from selfinstruct.report import figures
 from selfinstruct.report.load import RunFiles, load_run, load_run_seeds
 from selfinstruct.report.stats import (

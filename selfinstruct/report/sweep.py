@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from selfinstruct.export.files import write_text_atomic
+from selfinstruct.data import write_text_atomic
 from selfinstruct.report import figures
 from selfinstruct.report.load import is_run_dir
 from selfinstruct.report.run import FIGURES_DIR, REPORT_FILE, RunReport

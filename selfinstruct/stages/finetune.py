@@ -18,7 +18,7 @@ from selfinstruct.errors import SelfInstructError
 from selfinstruct.export.build import build_writers
 from selfinstruct.export.cleaning import CleaningLimits, clean_tasks
 from selfinstruct.export.encoding import PromptEncoder
-from selfinstruct.export.files import write_text_atomic
+from selfinstruct.data import write_text_atomic
 from selfinstruct.export.formats import ExportSettings, FormatWriter
 from selfinstruct.export.records import GeneratedTask, dedupe_examples, read_generated_tasks, to_examples
 from selfinstruct.stages.base import RunContext, Stage

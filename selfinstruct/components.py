@@ -1,0 +1,29 @@
+"""Build a component named by ``_target_`` in the config, failing with one line that names its key."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from selfinstruct.errors import ConfigError, one_line
+
+T = TypeVar("T")
+
+
+def build_component(node: Any, key: str, kind: type[T], role: str) -> T:
+    """Instantiate ``node`` (a mapping with ``_target_``) and check it is a ``kind``.
+
+    ``role`` says what the entry should be ("a filter", "a format", "a stage") in the error.
+    """
+    if not (OmegaConf.is_dict(node) or isinstance(node, dict)) or "_target_" not in node:
+        raise ConfigError(f"{key}: {role} needs a _target_ naming its class")
+    try:
+        component = instantiate(node)
+    except InstantiationException as exc:
+        raise ConfigError(f"{key}: cannot build {node['_target_']}: {one_line(exc)}") from None
+    if not isinstance(component, kind):
+        raise ConfigError(f"{key}: {node['_target_']} is not a {kind.__name__}")
+    return component
