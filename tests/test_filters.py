@@ -75,12 +75,15 @@ SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 WORDS = st.sampled_from(["the", "a", "list", "Write", "poem", "cat", "cats", "running", "runs", "42",
                          "ünïcode", "!!", "...", "Cat", "x-ray", "e-mail", "é"])
 TEXTS = st.lists(WORDS, max_size=25).map(" ".join)
+METHODS = pytest.mark.parametrize("method", ["indexed", "plain"])
 
 
-@settings(max_examples=300, deadline=None)
+@METHODS
+@settings(max_examples=150, deadline=None)
 @given(pool=st.lists(TEXTS, max_size=8), candidate=TEXTS, threshold=st.sampled_from([0.0, 0.5, 0.7, 1.0]))
-def test_near_duplicate_matches_rouge_score_exactly(pool: list[str], candidate: str, threshold: float) -> None:
-    flt = NearDuplicate(threshold=threshold, top_k=10)
+def test_near_duplicate_matches_rouge_score_exactly(method: str, pool: list[str], candidate: str,
+                                                     threshold: float) -> None:
+    flt = NearDuplicate(threshold=threshold, top_k=10, method=method)
     flt.add_all(pool)
     verdict = flt.check(candidate)
     expected = [SCORER.score(other, candidate)["rougeL"].fmeasure for other in pool]
@@ -89,31 +92,61 @@ def test_near_duplicate_matches_rouge_score_exactly(pool: list[str], candidate: 
     assert verdict.score == best
     assert verdict.keep is (best <= threshold)
     assert [score for _, score in verdict.most_similar] == sorted(expected, reverse=True)[:10]
+    ranked = sorted(range(len(pool)), key=lambda i: (-expected[i], i))[:10]  # ties in pool order
+    assert [text for text, _ in verdict.most_similar] == [pool[i] for i in ranked]
 
 
-@settings(max_examples=100, deadline=None)
+@METHODS
+@settings(max_examples=60, deadline=None)
 @given(pool=st.lists(TEXTS, min_size=1, max_size=5), candidate=TEXTS)
-def test_near_duplicate_with_stemmer_matches_rouge_score(pool: list[str], candidate: str) -> None:
+def test_near_duplicate_with_stemmer_matches_rouge_score(method: str, pool: list[str], candidate: str) -> None:
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    flt = NearDuplicate(threshold=0.7, use_stemmer=True)
+    flt = NearDuplicate(threshold=0.7, use_stemmer=True, method=method)
     flt.add_all(pool)
-    assert flt.scores(candidate) == [scorer.score(o, candidate)["rougeL"].fmeasure for o in pool]
+    expected = [scorer.score(o, candidate)["rougeL"].fmeasure for o in pool]
+    assert flt.scores(candidate) == expected
+    assert flt.check(candidate).score == max(expected)
 
 
-def test_text_without_ascii_tokens_scores_zero() -> None:
-    flt = NearDuplicate(threshold=0.7)
+@METHODS
+@settings(max_examples=100, deadline=None)
+@given(pool=st.lists(TEXTS, max_size=10), candidate=TEXTS, floor=st.sampled_from([0.3, 0.5, 0.7]))
+def test_floor_leaves_out_only_what_scores_below_it(method: str, pool: list[str], candidate: str,
+                                                    floor: float) -> None:
+    flt = NearDuplicate(threshold=0.7, floor=floor, method=method)
+    flt.add_all(pool)
+    verdict = flt.check(candidate)
+    expected = [SCORER.score(other, candidate)["rougeL"].fmeasure for other in pool]
+    best = max(expected, default=0.0)
+    assert verdict.keep is (best <= 0.7)  # the decision does not depend on the floor
+    assert verdict.score == (best if best >= floor and pool else None)
+    top = [s for s in sorted(expected, reverse=True)[:10] if s >= floor]
+    assert [score for _, score in verdict.most_similar] == top
+
+
+@METHODS
+def test_text_without_ascii_tokens_scores_zero(method: str) -> None:
+    flt = NearDuplicate(threshold=0.7, method=method)
     flt.add("!!! ???")
     flt.add("日本語のテキスト")
     verdict = flt.check("日本語のテキスト")
     assert verdict.score == 0.0 and verdict.keep
 
 
-def test_threshold_is_strict() -> None:
-    flt = NearDuplicate(threshold=0.5)
+@METHODS
+def test_threshold_is_strict(method: str) -> None:
+    flt = NearDuplicate(threshold=0.5, method=method)
     flt.add("alpha beta gamma delta")
     # LCS 2 of 4 and 4 tokens: F = 0.5 exactly, which is kept (reject only above the threshold)
     assert flt.check("alpha beta omega sigma").keep
     assert not flt.check("alpha beta gamma sigma").keep
+
+
+def test_near_duplicate_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="method"):
+        NearDuplicate(method="fast")
+    with pytest.raises(ValueError, match="floor"):
+        NearDuplicate(threshold=0.5, floor=0.6)
 
 
 def test_build_filters_names_the_bad_key() -> None:
