@@ -12,6 +12,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from selfinstruct.config import CONFIG_DIR
@@ -33,6 +34,9 @@ def _app(cfg: DictConfig) -> None:
         outcome = run_pipeline(cfg, run_dir, overrides)
     except SelfInstructError as exc:
         log.error("%s", redact(one_line(exc)))
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            # the other jobs of the sweep go on; the sweep callback lists the failed ones and exits 2
+            return
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         log.error("interrupted; resume with: %s", resume_command(overrides, run_dir))

@@ -29,6 +29,38 @@ class LoopbackConfig:
 
 
 @dataclass
+class DeploymentConfig:
+    """One server or key behind LiteLLM's Router (``model=router``); all serve the same model."""
+
+    # LiteLLM model string this deployment is reached with (openai/..., hosted_vllm/..., ollama/...).
+    model: str = "${model.name}"
+    api_base: Optional[str] = None
+    # Environment variable holding this deployment's key (never the key itself).
+    api_key_env: Optional[str] = None
+    # Name shown in llm_calls.jsonl and metrics; default: its api_base, else its model string.
+    id: Optional[str] = None
+    # Per-deployment limits, enforced by the Router.
+    rpm: Optional[int] = None
+    tpm: Optional[int] = None
+    max_parallel_requests: Optional[int] = None
+    # Relative share of the traffic under the simple-shuffle strategy.
+    weight: Optional[float] = None
+    # Extra litellm_params for this deployment (api_version, headers, ...).
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RouterConfig:
+    """How LiteLLM's Router spreads requests over ``model.deployments`` and fails over."""
+
+    # simple-shuffle, least-busy, latency-based-routing, usage-based-routing-v2, ...
+    routing_strategy: str = "simple-shuffle"
+    # Failures within a minute a deployment may have before it is taken out for cooldown_s.
+    allowed_fails: int = 3
+    cooldown_s: float = 30.0
+
+
+@dataclass
 class ModelConfig:
     """Which LLM, reached through a LiteLLM model string, and how hard to push it."""
 
@@ -54,6 +86,10 @@ class ModelConfig:
     # True for models that produce simulated data (the loopback server); shown in logs and metrics.
     simulated: bool = False
     loopback: LoopbackConfig = field(default_factory=LoopbackConfig)
+    # Several servers or keys for this one model (model=router): LiteLLM's Router balances the
+    # load over them and fails over; empty = send to model.name / model.api_base directly.
+    deployments: List[DeploymentConfig] = field(default_factory=list)
+    router: RouterConfig = field(default_factory=RouterConfig)
     # Extra keyword arguments for litellm.acompletion (headers, api_version, ...).
     extra: Dict[str, Any] = field(default_factory=dict)
 
@@ -172,6 +208,21 @@ class LogConfig:
 
 
 @dataclass
+class ShardConfig:
+    """Shard ``index`` of ``count``: its own random stream over the same seeds, for parallel generation."""
+
+    index: int = 0
+    count: int = 1
+
+
+@dataclass
+class MergeConfig:
+    """The merge stage: run directories (or Hydra sweep directories) whose instructions are merged."""
+
+    inputs: List[str] = field(default_factory=list)
+
+
+@dataclass
 class PipelineConfig:
     stages: List[str] = field(default_factory=lambda: ["bootstrap"])
 
@@ -191,6 +242,8 @@ class Config:
     # Print the planned requests, tokens and cost per stage, and send nothing.
     dry_run: bool = False
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+    merge: MergeConfig = field(default_factory=MergeConfig)
     # name -> {_target_: stage class}; pipeline.stages picks from these.
     stages: Dict[str, Any] = field(default_factory=dict)
 

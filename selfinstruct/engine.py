@@ -98,6 +98,8 @@ def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any, stop: StopFla
         model = cfg.model
         # the simulated model's replies depend on its server options: keep them apart in the cache
         namespace = f"@loopback:{OmegaConf.to_yaml(model.loopback)}" if model.loopback.enabled else ""
+        if cfg.shard.count > 1:  # shards sample apart even where their prompts coincide
+            namespace += f"@shard{cfg.shard.index}of{cfg.shard.count}"
         return LLMClient(
             model, endpoint.api_base, endpoint.api_key,
             cache=open_cache(cfg.cache.enabled, cfg.cache.dir),

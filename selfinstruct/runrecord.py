@@ -111,7 +111,11 @@ class RunRecord:
             "invocations": previous.get("invocations", []),
         }
         self.current: dict[str, Any] = {"started_at": now(), "ended_at": None, "ended": "running",
-                                        "command": ["selfinstruct", *overrides]}
+                                        "command": ["selfinstruct", *overrides],
+                                        # where it ran: sweeps on joblib or Slurm run jobs on other processes and hosts
+                                        "host": platform.node(), "pid": os.getpid()}
+        if os.environ.get("SLURM_JOB_ID"):
+            self.current["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
         self.data["invocations"].append(self.current)
 
     def start(self) -> None:

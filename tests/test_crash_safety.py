@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import random
 import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from selfinstruct.config import CONFIG_DIR
-from tests.cli_helpers import ENTRY, read_json, read_lines, run_cli
+from tests.cli_helpers import read_json, read_lines, run_cli, start_cli
 
 KEY = {"OPENAI_API_KEY": "sk-test-crash"}
 STAGES = "pipeline.stages=[bootstrap,classify,instances,finetune]"
@@ -30,9 +28,7 @@ def _args(url: str, run_dir: Path, n: int, *extra: str) -> list[str]:
 
 
 def _popen(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")} | KEY
-    return subprocess.Popen([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return start_cli(args, cwd=cwd, env=KEY)
 
 
 def test_kill_9_at_ten_random_moments_loses_nothing_and_duplicates_nothing(llm_server, tmp_path: Path) -> None:

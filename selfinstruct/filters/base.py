@@ -37,3 +37,19 @@ class InstructionFilter:
     def add_all(self, instructions: Iterable[str]) -> None:
         for instruction in instructions:
             self.add(instruction)
+
+
+def first_rejection(filters: dict[str, InstructionFilter], text: str) -> tuple[str | None, Verdict]:
+    """The name of the first filter (in config order) that rejects ``text``, and the similarity verdict.
+
+    The verdict is the rejecting filter's, or, for a kept text, the last one that reported its
+    most similar pool instructions (the near-duplicate filter), so both can be recorded.
+    """
+    similarity = KEEP
+    for name, flt in filters.items():
+        verdict = flt.check(text)
+        if verdict.most_similar:
+            similarity = verdict
+        if not verdict.keep:
+            return name, verdict
+    return None, similarity

@@ -19,7 +19,7 @@ from rapidfuzz.distance import LCSseq
 from rouge_score.tokenizers import DefaultTokenizer
 
 from selfinstruct.filters.base import InstructionFilter, Verdict
-from selfinstruct.filters.rouge_index import Match, RougeLIndex, rouge_l_f
+from selfinstruct.filters.rouge_index import Match, RougeLIndex, check_settings, rouge_l_f
 
 __all__ = ["METHODS", "NearDuplicate", "TokenInterner", "rouge_l", "rouge_l_f"]
 
@@ -70,12 +70,7 @@ class NearDuplicate(InstructionFilter):
 
     def __init__(self, threshold: float = 0.7, use_stemmer: bool = False, top_k: int = 10,
                  method: str = "indexed", floor: float = 0.0) -> None:
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be within [0, 1], got {threshold}")
-        if not 0.0 <= floor <= threshold:
-            raise ValueError(f"floor must be within [0, threshold={threshold}], got {floor}")
-        if top_k < 0:
-            raise ValueError(f"top_k must be 0 or more, got {top_k}")
+        check_settings(threshold, floor, top_k)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.threshold = threshold

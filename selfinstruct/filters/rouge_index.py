@@ -126,6 +126,16 @@ class Match:
     most_similar: tuple[tuple[int, float], ...]
 
 
+def check_settings(threshold: float, floor: float, top_k: int) -> None:
+    """The settings under which decisions stay exact: 0 <= floor <= threshold <= 1, top_k >= 0."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be within [0, 1], got {threshold}")
+    if not 0.0 <= floor <= threshold:
+        raise ValueError(f"floor must be within [0, threshold={threshold}] for exact decisions, got {floor}")
+    if top_k < 0:
+        raise ValueError(f"top_k must be 0 or more, got {top_k}")
+
+
 def _tag_keys(ids: Sequence[int]) -> list[int]:
     """(token, occurrence) keys: the k-th repeat of token t is t + k * 2**32 (k = 0 is just t)."""
     if len(set(ids)) == len(ids):
@@ -174,12 +184,7 @@ class RougeLIndex:
 
     def __init__(self, threshold: float = 0.7, top_k: int = 10, floor: float = 0.0,
                  use_stemmer: bool = False, ell: int = 3) -> None:
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be within [0, 1], got {threshold}")
-        if not 0.0 <= floor <= threshold:
-            raise ValueError(f"floor must be within [0, threshold={threshold}] for exact decisions, got {floor}")
-        if top_k < 0:
-            raise ValueError(f"top_k must be 0 or more, got {top_k}")
+        check_settings(threshold, floor, top_k)
         if ell < 1:
             raise ValueError(f"ell must be at least 1, got {ell}")
         self.threshold = float(threshold)

@@ -29,6 +29,7 @@ from selfinstruct.llm.calllog import CallLog
 from selfinstruct.llm.cost import call_cost
 from selfinstruct.llm.litellm_import import import_litellm
 from selfinstruct.llm.retry import WaitHonouringRetryAfter, is_retryable
+from selfinstruct.llm.router import ROUTER_GROUP, build_router
 from selfinstruct.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class Completion:
     error: str | None = None
     attempts: int = 0
     cache_hit: bool = False
+    # With model.deployments: the deployment that answered, and those whose attempts failed, in order.
+    deployment: str | None = None
+    failed_deployments: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -86,11 +90,17 @@ class Usage:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     cost_known: bool = True
+    # With model.deployments: replies and failed attempts per deployment.
+    by_deployment: Counter = field(default_factory=Counter)
+    failures_by_deployment: Counter = field(default_factory=Counter)
 
     def record(self, completion: Completion, retries: list[str]) -> None:
         self.requests += 1
         self.attempts += completion.attempts
         self.retries.update(retries)
+        self.failures_by_deployment.update(completion.failed_deployments)
+        if completion.deployment:
+            self.by_deployment[completion.deployment] += 1
         if completion.error in (BUDGET_ERROR, INTERRUPTED_ERROR):
             self.not_sent += 1
             return
@@ -111,7 +121,7 @@ class Usage:
             self.cost_usd += completion.cost_usd
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "requests": self.requests,
             "attempts_sent": self.attempts,
             "succeeded": self.succeeded,
@@ -125,6 +135,10 @@ class Usage:
             "completion_tokens": self.completion_tokens,
             "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
         }
+        if self.by_deployment or self.failures_by_deployment:
+            out["deployments"] = {"replies": dict(self.by_deployment),
+                                  "failed_attempts": dict(self.failures_by_deployment)}
+        return out
 
 
 class LLMClient:
@@ -149,13 +163,17 @@ class LLMClient:
         self._rpm = AsyncLimiter(model.rpm, 60) if model.rpm else None
         self._tpm = AsyncLimiter(model.tpm, 60) if model.tpm else None
         self._litellm = import_litellm()
+        # several servers or keys for this model: LiteLLM's Router picks one per attempt
+        self._router = build_router(self._litellm, model, api_key) if model.deployments else None
         self._cache = cache
         self._cache_model = model.name + cache_namespace
         self._samples: Counter = Counter()
         self.budget = budget or Budget()
         self._call_log = call_log or CallLog(None)
         self._stop = stop  # a StopFlag: set by SIGINT/SIGTERM, no new request is sent after it
-        self._wait = WaitHonouringRetryAfter(model.retry_base_s, model.retry_max_s)
+        # with a Router, the first retries go straight to another deployment (failover), then back off
+        failover = len(model.deployments) - 1 if self._router is not None else 0
+        self._wait = WaitHonouringRetryAfter(model.retry_base_s, model.retry_max_s, immediate_retries=failover)
         self.usage = Usage()
         self.usage_by_stage: dict[str, Usage] = {}
 
@@ -194,7 +212,9 @@ class LLMClient:
              "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
              "cost_usd": None if completion.cache_hit else completion.cost_usd,
              "latency_s": round(completion.latency_s, 4), "attempts": completion.attempts,
-             "retries": retries, "outcome": completion.outcome, "cache_hit": completion.cache_hit},
+             "retries": retries, "outcome": completion.outcome, "cache_hit": completion.cache_hit}
+            | ({"deployment": completion.deployment, "failed_deployments": completion.failed_deployments}
+               if self._router is not None else {}),
             messages, completion.text,
         )
         return completion
@@ -212,6 +232,9 @@ class LLMClient:
         kwargs: dict[str, Any] = dict(self.model.extra)
         kwargs.update(model=self.model.name, messages=messages, timeout=self.model.timeout_s,
                       num_retries=0, drop_params=self.model.drop_params, **sampling)
+        if self._router is not None:  # the deployments carry their own api_base and key
+            kwargs["model"] = ROUTER_GROUP
+            return kwargs
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self._api_key:
@@ -229,6 +252,8 @@ class LLMClient:
         kwargs = self._kwargs(messages, sampling)
         started = time.perf_counter()
         attempts = 0
+        failed_deployments: list[str] = []
+        send = self._router.acompletion if self._router is not None else self._litellm.acompletion
 
         def note_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -249,13 +274,25 @@ class LLMClient:
                     self.budget.take_request()
                     await self._throttle(messages, sampling)
                     attempts += 1
-                    response = await self._litellm.acompletion(**kwargs)
+                    try:
+                        response = await send(**kwargs)
+                    except Exception as exc:
+                        if self._router is not None:
+                            failed_deployments.append(str(getattr(exc, "failed_deployment_id", None) or "unknown"))
+                        raise
         except BudgetExhausted:  # the budget is spent or the run was interrupted: nothing was sent
             error = INTERRUPTED_ERROR if self.interrupted else BUDGET_ERROR
-            return Completion(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
+            return Completion(error=error, attempts=attempts, latency_s=time.perf_counter() - started,
+                              failed_deployments=failed_deployments)
         except Exception as exc:  # every provider error is data about this request
-            return self._failed(exc, time.perf_counter() - started, attempts)
-        return self._succeeded(response, time.perf_counter() - started, attempts)
+            completion = self._failed(exc, time.perf_counter() - started, attempts)
+            completion.failed_deployments = failed_deployments
+            return completion
+        completion = self._succeeded(response, time.perf_counter() - started, attempts)
+        completion.failed_deployments = failed_deployments
+        if self._router is not None:
+            completion.deployment = str((getattr(response, "_hidden_params", None) or {}).get("model_id") or "unknown")
+        return completion
 
     def _failed(self, exc: Exception, latency: float, attempts: int) -> Completion:
         kind = type(exc).__name__

@@ -26,20 +26,25 @@ def check_credentials(model: ModelConfig) -> None:
     if model.api_key_env:
         resolve_api_key(model)
         return
+    check_provider_environment(model.name, model.api_base, "model.name")
+
+
+def check_provider_environment(name: str, api_base: str | None, where: str) -> None:
+    """LiteLLM's own check of the variables a provider needs (an explicit api_base stands in for *_API_BASE)."""
     litellm = import_litellm()
     try:
-        report = litellm.validate_environment(model=model.name, api_base=model.api_base)
+        report = litellm.validate_environment(model=name, api_base=api_base)
     except Exception:  # an unknown provider: let the first request say what is wrong
         return
     missing = [
-        name
-        for name in report.get("missing_keys", [])
+        variable
+        for variable in report.get("missing_keys", [])
         # an explicit model.api_base stands in for a *_API_BASE variable
-        if not (model.api_base and name.endswith(("_API_BASE", "_BASE_URL")))
+        if not (api_base and variable.endswith(("_API_BASE", "_BASE_URL")))
     ]
     if missing:
         names = " and ".join(missing)
         raise CredentialsError(
-            f"model.name={model.name} needs {names} in the environment: export {missing[0]}=... "
+            f"{where}={name} needs {names} in the environment: export {missing[0]}=... "
             f"(or try selfinstruct offline with the simulated model: selfinstruct model=loopback)"
         )

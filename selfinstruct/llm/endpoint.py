@@ -29,6 +29,12 @@ class Endpoint:
 @contextmanager
 def open_endpoint(model: ModelConfig) -> Iterator[Endpoint]:
     """The endpoint for this run; starts (and finally stops) the loopback server for model=loopback."""
+    if model.deployments:
+        from selfinstruct.llm.router import check_deployments
+
+        check_deployments(model)
+        yield Endpoint(api_base=None, api_key=resolve_api_key(model))
+        return
     if not model.loopback.enabled:
         check_credentials(model)
         yield Endpoint(api_base=model.api_base, api_key=resolve_api_key(model))

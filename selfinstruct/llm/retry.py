@@ -51,10 +51,15 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
 class WaitHonouringRetryAfter:
     """Exponential backoff with jitter, but at least what the server asked for."""
 
-    def __init__(self, base_s: float, max_s: float) -> None:
+    def __init__(self, base_s: float, max_s: float, immediate_retries: int = 0) -> None:
         self._backoff = wait_exponential_jitter(initial=base_s, max=max_s, jitter=base_s)
+        # with a Router: the first retries go to another deployment at once (the failing one is
+        # cooling down there), so a dead server costs no waiting while others are up
+        self._immediate = immediate_retries
 
     def __call__(self, state: RetryCallState) -> float:
+        if state.attempt_number <= self._immediate:
+            return 0.0
         backoff = self._backoff(state)
         exc = state.outcome.exception() if state.outcome else None
         asked = retry_after_seconds(exc)

@@ -9,6 +9,7 @@ report stage).  Register it in the config (or on the command line) with::
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,46 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 
+def failed_jobs(sweep_dir: Path) -> list[tuple[Path, str]]:
+    """Job directories whose run did not end done or on budget, with the recorded reason."""
+    from selfinstruct.report.sweep import job_dirs
+
+    failed = []
+    for job in job_dirs(sweep_dir):
+        record = job / "run.json"
+        if not record.is_file():  # stopped before it started (a bad config or seed file)
+            failed.append((job, f"see {job / 'selfinstruct.log'}"))
+            continue
+        try:
+            data = json.loads(record.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            failed.append((job, f"unreadable {record}"))
+            continue
+        if data.get("ended") not in ("done", "budget"):
+            detail = (data.get("invocations") or [{}])[-1].get("detail")
+            failed.append((job, f"{data.get('ended')}: {detail}" if detail else str(data.get("ended"))))
+    return failed
+
+
 class SweepReport(Callback):
-    """On multirun end: sweep.md and figures/sweep.png in the sweep directory, when the pipeline reports."""
+    """On multirun end: sweep.md and figures/sweep.png in the sweep directory, when the pipeline reports;
+    then, if any job failed, one line per failed job and exit code 2 (the other jobs ran to the end)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        stages = list(config.get("pipeline", {}).get("stages", []) or [])
-        if "report" not in stages or config.get("dry_run"):
+        if config.get("dry_run"):
             return
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        stages = list(config.get("pipeline", {}).get("stages", []) or [])
+        if "report" in stages:
+            self._report(sweep_dir)
+        failed = failed_jobs(sweep_dir)
+        for job, detail in failed:
+            log.error("sweep: job %s failed (%s)", job, detail)
+        if failed:
+            raise SystemExit(2)
+
+    @staticmethod
+    def _report(sweep_dir: Path) -> None:
         try:
             from selfinstruct.report.run import report_run
             from selfinstruct.report.sweep import is_sweep_dir, write_sweep

@@ -22,7 +22,7 @@ from typing import Any
 from selfinstruct.config import to_plain
 from selfinstruct.data import append_jsonl, read_jsonl, write_jsonl_atomic
 from selfinstruct.errors import ConfigError, SelfInstructError
-from selfinstruct.filters.base import InstructionFilter, Verdict
+from selfinstruct.filters.base import InstructionFilter, Verdict, first_rejection
 from selfinstruct.filters.build import build_filters
 from selfinstruct.parsing import clean_demo, parse_alpaca_tasks, parse_instruction_list
 from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR
@@ -42,6 +42,28 @@ _ASSUMED_YIELD = 3.0  # accepted instructions per request before any has been me
 _ASSUMED_ALPACA_YIELD = 10.0  # of an Alpaca-style reply's up to 16 new tasks
 _TYPICAL_LIST_TOKENS = 160  # a reply of about 7 numbered instructions
 _TYPICAL_ALPACA_TOKENS = 1500  # about 16 tasks with input and output
+
+
+def accepted_record(index: int, text: str, round_no: int, verdict: Verdict, id_prefix: str = "") -> dict[str, Any]:
+    """An instructions.jsonl line: id, text, round, and its most similar pool instructions (as the paper)."""
+    return {
+        "id": f"{id_prefix}machine_task_{index}",
+        "instruction": text,
+        "round": round_no,
+        "max_similarity": verdict.score if verdict.most_similar else None,
+        "most_similar": {pool_text: score for pool_text, score in verdict.most_similar},
+        "is_classification": None,  # filled in by the classify stage
+    }
+
+
+def shard_of(cfg: Any) -> tuple[int, int]:
+    """(index, count) of this run's shard, checked; (0, 1) when not sharded."""
+    index, count = cfg.shard.index, cfg.shard.count
+    if count < 1:
+        raise ConfigError("shard.count: must be at least 1")
+    if not 0 <= index < count:
+        raise ConfigError(f"shard.index: must be within 0..{count - 1} (shard.count={count}), got {index}")
+    return index, count
 
 
 @dataclass
@@ -84,6 +106,10 @@ class BootstrapStage(Stage):
         self.sampling: dict[str, Any] = to_plain(prompt.sampling)
         self.variables: dict[str, Any] = to_plain(prompt.variables)
         self.filters: dict[str, InstructionFilter] = build_filters(ctx.cfg.filters)
+        # a shard draws its own demonstrations (its own random stream) and names its ids apart
+        shard, count = shard_of(ctx.cfg)
+        self.stream = f"{schedule.seed}:bootstrap" if count == 1 else f"{schedule.seed}:shard{shard}of{count}:bootstrap"
+        self.id_prefix = "" if count == 1 else f"shard{shard}_"
 
     async def run(self, ctx: RunContext) -> None:
         started = time.perf_counter()
@@ -119,7 +145,7 @@ class BootstrapStage(Stage):
         while len(accepted) < target and not ctx.llm.stopped_reason:
             n_requests = self._plan_requests(target - len(accepted), ledger, schedule.requests_per_round)
             prompts = [
-                self._build_prompt(random.Random(f"{schedule.seed}:bootstrap:{round_no}:{i}"), seed_texts, machine_texts)
+                self._build_prompt(random.Random(f"{self.stream}:{round_no}:{i}"), seed_texts, machine_texts)
                 for i in range(n_requests)
             ]
             completions = await asyncio.gather(*(ctx.llm.complete(p, self.sampling, stage=self.name) for p in prompts))
@@ -142,9 +168,9 @@ class BootstrapStage(Stage):
                     if len(accepted) >= target:
                         break
                     stats.candidates += 1
-                    reason, verdict = self._judge(text)
+                    reason, verdict = first_rejection(self.filters, text)
                     if reason is None:
-                        record = self._accepted_record(len(accepted), text, round_no, verdict)
+                        record = accepted_record(len(accepted), text, round_no, verdict, self.id_prefix)
                         accepted.append(record)
                         new_accepted.append(record)
                         machine_texts.append(text)
@@ -262,28 +288,6 @@ class BootstrapStage(Stage):
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages.append({"role": "user", "content": content})
         return messages
-
-    def _judge(self, text: str) -> tuple[str | None, Verdict]:
-        """The first filter (in config order) that rejects the text, and the similarity verdict."""
-        similarity = Verdict(keep=True)
-        for name, flt in self.filters.items():
-            verdict = flt.check(text)
-            if verdict.most_similar:
-                similarity = verdict
-            if not verdict.keep:
-                return name, verdict
-        return None, similarity
-
-    @staticmethod
-    def _accepted_record(index: int, text: str, round_no: int, verdict: Verdict) -> dict[str, Any]:
-        return {
-            "id": f"machine_task_{index}",
-            "instruction": text,
-            "round": round_no,
-            "max_similarity": verdict.score if verdict.most_similar else None,
-            "most_similar": {pool_text: score for pool_text, score in verdict.most_similar},
-            "is_classification": None,  # filled in by the classify stage
-        }
 
     @staticmethod
     def _write_metrics(ctx: RunContext, target: int, accepted: int, rejected: Counter, stats: RoundStats) -> None:
