@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from selfinstruct.config import CONFIG_DIR
 from selfinstruct.errors import ConfigError, CredentialsError
-from selfinstruct.llm.router import check_deployments, deployment_ids, router_model_list
+from selfinstruct.llm.router import check_deployments, deployment_ids, in_flight_limit, router_model_list
 from tests.cli_helpers import read_json, read_lines, run_cli, start_cli
 
 KEY = {"OPENAI_API_KEY": "sk-test-router"}
@@ -123,3 +123,13 @@ def test_saved_config_holds_no_deployment_key(llm_server, tmp_path: Path) -> Non
     for path in (tmp_path / "r").rglob("*"):
         if path.is_file():
             assert b"sk-deployment-secret-42" not in path.read_bytes(), path
+
+
+def test_in_flight_requests_stay_within_the_deployments_caps() -> None:
+    capped = _model(["model.max_concurrency=64",
+                     "model.deployments=[{api_base:'http://a:1/v1',max_parallel_requests:8},"
+                     "{api_base:'http://b:1/v1',max_parallel_requests:4}]"])
+    assert in_flight_limit(capped) == 12  # beyond 12 the Router would refuse (RateLimitError)
+    partly = _model(["model.max_concurrency=64",
+                     "model.deployments=[{api_base:'http://a:1/v1',max_parallel_requests:8},{api_base:'http://b:1/v1'}]"])
+    assert in_flight_limit(partly) == 64  # an uncapped deployment takes the rest

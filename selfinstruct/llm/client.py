@@ -29,7 +29,7 @@ from selfinstruct.llm.calllog import CallLog
 from selfinstruct.llm.cost import call_cost
 from selfinstruct.llm.litellm_import import import_litellm
 from selfinstruct.llm.retry import WaitHonouringRetryAfter, is_retryable
-from selfinstruct.llm.router import ROUTER_GROUP, build_router
+from selfinstruct.llm.router import ROUTER_GROUP, build_router, in_flight_limit
 from selfinstruct.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class LLMClient:
         self.model = model
         self.api_base = api_base if api_base is not None else model.api_base
         self._api_key = api_key
-        self._semaphore = asyncio.Semaphore(model.max_concurrency)
+        self._semaphore = asyncio.Semaphore(in_flight_limit(model))
         self._rpm = AsyncLimiter(model.rpm, 60) if model.rpm else None
         self._tpm = AsyncLimiter(model.tpm, 60) if model.tpm else None
         self._litellm = import_litellm()

@@ -28,6 +28,15 @@ def deployment_ids(model: ModelConfig) -> list[str]:
     return ids
 
 
+def in_flight_limit(model: ModelConfig) -> int:
+    """Requests in flight at once: ``model.max_concurrency``, and with deployments that all cap
+    their parallel requests, at most the sum of the caps (the Router refuses what is beyond them)."""
+    caps = [d.max_parallel_requests for d in model.deployments]
+    if caps and all(cap is not None for cap in caps):
+        return max(1, min(model.max_concurrency, sum(caps)))
+    return model.max_concurrency
+
+
 def deployment_key(deployment: DeploymentConfig, where: str) -> str | None:
     if not deployment.api_key_env:
         return None
