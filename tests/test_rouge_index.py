@@ -45,9 +45,10 @@ def expected(pool: list[str], candidate: str, threshold: float, floor: float, to
 
 
 def build(pool: list[str], threshold: float = 0.7, floor: float = 0.0, top_k: int = 10, ell: int = 2,
-          stem: bool = False, reorder_at: int = 3) -> RougeLIndex:
+          stem: bool = False, reorder_at: int = 3, dense_min: int = 2) -> RougeLIndex:
     index = RougeLIndex(threshold=threshold, top_k=top_k, floor=floor, use_stemmer=stem, ell=ell)
     index._reorder_at = reorder_at  # re-rank tags early and often, not only from 1024 items on
+    index._dense_min = dense_min  # common tags turn into dense flags early, not only from 256 items on
     index.add_all(pool)
     return index
 
@@ -55,10 +56,12 @@ def build(pool: list[str], threshold: float = 0.7, floor: float = 0.0, top_k: in
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pool=st.lists(TEXTS, max_size=30), candidate=TEXTS, floor=FLOORS,
        threshold=st.sampled_from([0.5, 0.7, 0.7, 1.0]), top_k=st.sampled_from([0, 1, 3, 10]),
-       ell=st.sampled_from([1, 2, 3]), reorder_at=st.sampled_from([2, 5, 1024]))
-def test_index_matches_rouge_score_exactly(pool, candidate, floor, threshold, top_k, ell, reorder_at) -> None:
+       ell=st.sampled_from([1, 2, 3]), reorder_at=st.sampled_from([2, 5, 1024]),
+       dense_min=st.sampled_from([1, 2, 3, 10 ** 9]))
+def test_index_matches_rouge_score_exactly(pool, candidate, floor, threshold, top_k, ell, reorder_at,
+                                           dense_min) -> None:
     floor = min(floor, threshold)
-    index = build(pool, threshold, floor, top_k, ell, reorder_at=reorder_at)
+    index = build(pool, threshold, floor, top_k, ell, reorder_at=reorder_at, dense_min=dense_min)
     keep, best, top, scores = expected(pool, candidate, threshold, floor, top_k)
     match = index.query(candidate)
     assert index.scores(candidate) == scores  # bit for bit, not approximately

@@ -14,8 +14,10 @@ it cannot change the answer:
   F <= 2*min(o, m)/(n + m).  A pool item reaching F >= t with a query of n tokens needs
   o >= t*n/(2 - t), o >= t*(n + m)/2 and m within [t*n/(2 - t), (2 - t)*n/t].
 * ``floor == 0`` (every score exact): a full inverted index; the overlap of every pool item
-  sharing a tag is counted at once (numpy), the items with the best bounds are verified first,
-  and their k-th best score rules out every item whose bound is lower.
+  sharing a tag is counted at once (numpy; tags held by over 1/8 of the pool are kept as 0/1
+  flags per item and summed, which is faster than counting their long posting lists), the items
+  with the best bounds are verified first, and their k-th best score rules out every item whose
+  bound is lower.
 * ``floor > 0`` (scores >= floor exact): prefix filtering as in exact set-similarity joins
   (AllPairs/PPJoin, with AdaptJoin's l-prefixes).  Tags are ordered globally, rarest first (by
   document frequency, re-ranked each time the pool doubles; newer tags count as rarer in between).
@@ -53,6 +55,8 @@ _VALID = re.compile(r"^[a-z0-9]+$")
 _SURROGATES_START = 0xD800
 _SURROGATES_SIZE = 0x800
 _MAX_CHAR = 0x10FFFF
+_DENSE_MIN = 256  # full index: a tag's postings turn into 0/1 flags from this many items on ...
+_DENSE_SHARE = 8  # ... once it is held by more than 1/8 of the pool
 _EPS = 1e-9  # slack for float rounding in the overlap bounds (they are only ever loosened by it)
 
 
@@ -201,6 +205,10 @@ class RougeLIndex:
         self._tag_df: list[int] = []  # tag id -> pool items holding it
         self._rank: list[int] = []  # tag id -> position in the global order (prefix index; rarest first)
         self._postings: dict[int, array] = {}  # tag * buckets + bucket -> pool indices, ascending
+        # full index: tags held by a large share of the pool (the, a, of, ...) as 0/1 per pool item,
+        # which numpy adds up faster than it counts their long posting lists
+        self._dense: dict[int, np.ndarray] = {}
+        self._dense_min, self._dense_share = _DENSE_MIN, _DENSE_SHARE
         self._texts: list[str] = []
         self._codes: list[str | list[int]] = []  # pool index -> tokens as code points (rapidfuzz input)
         self._lengths = np.zeros(1024, dtype=np.int32)
@@ -257,6 +265,8 @@ class RougeLIndex:
             grown[:index] = self._lengths
             self._lengths = grown
             self._lengths_f = grown.astype(np.float32)
+            for tag, flags in self._dense.items():
+                self._dense[tag] = np.concatenate((flags, np.zeros(index, dtype=np.uint8)))
         self._lengths[index] = len(ids)
         self._lengths_f[index] = len(ids)
         tag_ids, tag_df, rank = self._tag_ids, self._tag_df, self._rank
@@ -276,13 +286,21 @@ class RougeLIndex:
             if index + 1 >= self._reorder_at:
                 self._reorder()
         else:
-            postings = self._postings
+            postings, dense = self._postings, self._dense
             for tag in tags:
+                flags = dense.get(tag)
+                if flags is not None:
+                    flags[index] = 1
+                    continue
                 posting = postings.get(tag)
                 if posting is None:
                     postings[tag] = array("i", (index,))
-                else:
-                    posting.append(index)
+                    continue
+                posting.append(index)
+                if len(posting) >= self._dense_min and len(posting) * self._dense_share > index:
+                    flags = dense[tag] = np.zeros(len(self._lengths), dtype=np.uint8)
+                    flags[np.frombuffer(posting, dtype=np.int32)] = 1
+                    del postings[tag]
         return index
 
     def _stored_prefix(self, m: int) -> int:
@@ -491,8 +509,15 @@ class RougeLIndex:
         are verified first; their k-th best score then rules out every item bounded below it.
         """
         k = max(self.top_k, 1)
-        postings = self._postings
-        counts = np.bincount(np.frombuffer(b"".join([postings[t] for t in tags]), dtype=np.int32), minlength=size)
+        postings, dense = self._postings, self._dense
+        sparse = [postings[t] for t in tags if t in postings]
+        counts = np.bincount(np.frombuffer(b"".join(sparse), dtype=np.int32), minlength=size)
+        common = [dense[t] for t in tags if t in dense]
+        if common:  # each tag adds at most 1 per item: a uint8 sum is exact below 256 tags
+            total = common[0][:size].astype(np.uint8 if len(common) < 256 else np.uint16)
+            for flags in common[1:]:
+                total += flags[:size]
+            counts += total
         lengths = self._lengths_f[:size]
         half = counts.astype(np.float32)  # half the bound, in float32 (relative error < 1e-6): 0 iff nothing shared
         np.minimum(half, lengths, out=half)
