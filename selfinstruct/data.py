@@ -62,32 +62,38 @@ def _parse_instances(raw: Any, where: str) -> list[Instance]:
     return instances
 
 
-def load_self_instruct_seeds(path: Path) -> list[Task]:
-    """The original release's JSONL: id, name, instruction, instances, is_classification."""
-    tasks = []
+def iter_json_lines(path: Path, error: type[SelfInstructError]) -> Iterator[tuple[str, Any]]:
+    """(``file:line``, parsed value) of each non-blank line of a JSONL file written by someone else;
+    a line that is not JSON raises ``error`` naming it (no repair: that is read_jsonl's job)."""
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
             try:
-                record = json.loads(line)
+                yield where, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SeedError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            if not isinstance(record, dict):
-                raise SeedError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            is_cls = record.get("is_classification")
-            if is_cls is not None and not isinstance(is_cls, bool):
-                raise SeedError(f"{where}: 'is_classification' must be true or false")
-            tasks.append(
-                Task(
-                    id=str(record.get("id", f"seed_task_{len(tasks)}")),
-                    name=str(record.get("name", "")),
-                    instruction=_require_str(record, "instruction", where),
-                    instances=_parse_instances(record.get("instances"), where),
-                    is_classification=is_cls,
-                )
+                raise error(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def load_self_instruct_seeds(path: Path) -> list[Task]:
+    """The original release's JSONL: id, name, instruction, instances, is_classification."""
+    tasks = []
+    for where, record in iter_json_lines(path, SeedError):
+        if not isinstance(record, dict):
+            raise SeedError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        is_cls = record.get("is_classification")
+        if is_cls is not None and not isinstance(is_cls, bool):
+            raise SeedError(f"{where}: 'is_classification' must be true or false")
+        tasks.append(
+            Task(
+                id=str(record.get("id", f"seed_task_{len(tasks)}")),
+                name=str(record.get("name", "")),
+                instruction=_require_str(record, "instruction", where),
+                instances=_parse_instances(record.get("instances"), where),
+                is_classification=is_cls,
             )
+        )
     return tasks
 
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,16 @@ class LLMServerHandle:
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.root}/stats", timeout=5) as resp:
             return json.load(resp)
+
+    def wait_for_requests(self, count: int, timeout: float, process: subprocess.Popen[str] | None = None) -> bool:
+        """Poll /stats until the server has received ``count`` requests; False on timeout, or as soon as
+        ``process`` (the run talking to it) has ended."""
+        deadline = time.monotonic() + timeout
+        while self.stats()["requests"] < count:
+            if time.monotonic() > deadline or (process is not None and process.poll() is not None):
+                return False
+            time.sleep(0.05)
+        return True
 
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.root}/reset", data=b"", method="POST")

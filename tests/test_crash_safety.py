@@ -77,9 +77,7 @@ def test_sigint_stops_sending_writes_everything_and_prints_the_resume_command(ll
     server = llm_server(seed=32, latency_ms=300)
     run_dir = tmp_path / "run"
     proc = _popen(_args(server.url, run_dir, 150, "model.max_concurrency=4"), cwd=tmp_path)
-    deadline = time.time() + 60
-    while server.stats()["requests"] < 8 and time.time() < deadline:
-        time.sleep(0.1)
+    server.wait_for_requests(8, timeout=60)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -101,9 +99,7 @@ def test_a_second_run_on_the_same_directory_is_refused_and_a_killed_ones_lock_is
     server = llm_server(seed=33, latency_ms=300)
     run_dir = tmp_path / "run"
     first = _popen(_args(server.url, run_dir, 300, "model.max_concurrency=2"), cwd=tmp_path)
-    deadline = time.time() + 60
-    while server.stats()["requests"] < 1 and time.time() < deadline:
-        time.sleep(0.1)
+    server.wait_for_requests(1, timeout=60)
     second = run_cli(_args(server.url, run_dir, 300), cwd=tmp_path, env=KEY)
     assert second.returncode == 2
     assert "another selfinstruct run is using this directory" in second.stderr

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from selfinstruct.data import Instance, Task
+from selfinstruct.data import Instance, Task, iter_json_lines
 from selfinstruct.errors import SelfInstructError
 
 
@@ -69,18 +68,7 @@ def _task(record: Any, where: str) -> GeneratedTask:
 
 def read_generated_tasks(path: Path) -> list[GeneratedTask]:
     """Every task of instances.jsonl, whitespace around each field stripped; bad lines name file:line."""
-    tasks = []
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SelfInstructError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-            tasks.append(_task(record, where))
-    return tasks
+    return [_task(record, where) for where, record in iter_json_lines(path, SelfInstructError)]
 
 
 def to_examples(tasks: Iterable[GeneratedTask], *, from_seed: bool = False) -> list[Example]:

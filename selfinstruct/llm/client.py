@@ -282,16 +282,15 @@ class LLMClient:
                         raise
         except BudgetExhausted:  # the budget is spent or the run was interrupted: nothing was sent
             error = INTERRUPTED_ERROR if self.interrupted else BUDGET_ERROR
-            return Completion(error=error, attempts=attempts, latency_s=time.perf_counter() - started,
-                              failed_deployments=failed_deployments)
+            completion = Completion(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
         except Exception as exc:  # every provider error is data about this request
             completion = self._failed(exc, time.perf_counter() - started, attempts)
-            completion.failed_deployments = failed_deployments
-            return completion
-        completion = self._succeeded(response, time.perf_counter() - started, attempts)
+        else:
+            completion = self._succeeded(response, time.perf_counter() - started, attempts)
+            if self._router is not None:
+                completion.deployment = str((getattr(response, "_hidden_params", None) or {}).get("model_id")
+                                            or "unknown")
         completion.failed_deployments = failed_deployments
-        if self._router is not None:
-            completion.deployment = str((getattr(response, "_hidden_params", None) or {}).get("model_id") or "unknown")
         return completion
 
     def _failed(self, exc: Exception, latency: float, attempts: int) -> Completion:

@@ -9,16 +9,19 @@ from selfinstruct.errors import CredentialsError
 from selfinstruct.llm.litellm_import import import_litellm
 
 
+def key_from_env(variable: str | None, where: str) -> str | None:
+    """The key held by environment variable ``variable`` (named by config key ``where``), or None when unnamed."""
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise CredentialsError(f"{where} names {variable}, which is not set: export {variable}=...")
+    return value
+
+
 def resolve_api_key(model: ModelConfig) -> str | None:
     """The key to pass explicitly: from ``model.api_key_env`` when set, else None (provider default)."""
-    if not model.api_key_env:
-        return None
-    value = os.environ.get(model.api_key_env)
-    if not value:
-        raise CredentialsError(
-            f"model.api_key_env names {model.api_key_env}, which is not set: export {model.api_key_env}=..."
-        )
-    return value
+    return key_from_env(model.api_key_env, "model.api_key_env")
 
 
 def check_credentials(model: ModelConfig) -> None:

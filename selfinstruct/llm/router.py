@@ -9,12 +9,11 @@ built and live only in memory.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from selfinstruct.config import DeploymentConfig, ModelConfig, to_plain
-from selfinstruct.errors import ConfigError, CredentialsError
-from selfinstruct.llm.credentials import check_provider_environment, resolve_api_key
+from selfinstruct.config import ModelConfig, to_plain
+from selfinstruct.errors import ConfigError
+from selfinstruct.llm.credentials import check_provider_environment, key_from_env, resolve_api_key
 
 ROUTER_GROUP = "selfinstruct"  # the Router's model group: every deployment serves it
 
@@ -37,16 +36,6 @@ def in_flight_limit(model: ModelConfig) -> int:
     return model.max_concurrency
 
 
-def deployment_key(deployment: DeploymentConfig, where: str) -> str | None:
-    if not deployment.api_key_env:
-        return None
-    value = os.environ.get(deployment.api_key_env)
-    if not value:
-        raise CredentialsError(f"{where}.api_key_env names {deployment.api_key_env}, which is not set: "
-                               f"export {deployment.api_key_env}=...")
-    return value
-
-
 def check_deployments(model: ModelConfig) -> None:
     """Fail before any request on an unusable deployment list, naming the config key."""
     if model.loopback.enabled:
@@ -57,7 +46,7 @@ def check_deployments(model: ModelConfig) -> None:
         if not deployment.model:
             raise ConfigError(f"{where}.model: a LiteLLM model string is required")
         if deployment.api_key_env:
-            deployment_key(deployment, where)
+            key_from_env(deployment.api_key_env, f"{where}.api_key_env")
         elif model.api_key_env:
             resolve_api_key(model)
         else:
@@ -72,7 +61,7 @@ def router_model_list(model: ModelConfig) -> list[dict[str, Any]]:
         params["model"] = deployment.model
         if deployment.api_base:
             params["api_base"] = deployment.api_base
-        key = deployment_key(deployment, f"model.deployments[{i}]")
+        key = key_from_env(deployment.api_key_env, f"model.deployments[{i}].api_key_env")
         if key:
             params["api_key"] = key
         for limit in ("rpm", "tpm", "max_parallel_requests", "weight"):
