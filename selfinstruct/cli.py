@@ -1,6 +1,8 @@
 """The ``selfinstruct`` command: compose the config with Hydra and hand it to the engine.
 
 Nothing heavy is imported here: ``--help`` and config composition never import LiteLLM.
+Before Hydra sees the command line, it is checked for secrets (nothing is composed, printed or
+written with one); inside the job, nothing reaches the run directory until the run holds its lock.
 """
 
 from __future__ import annotations
@@ -8,15 +10,16 @@ from __future__ import annotations
 import logging
 import shlex
 import signal
+import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from selfinstruct.config import CONFIG_DIR
-from selfinstruct.errors import SelfInstructError, one_line
+from selfinstruct.errors import DiskFullError, LLMFatalError, SelfInstructError, one_line
 
 log = logging.getLogger("selfinstruct")
 
@@ -27,13 +30,30 @@ def _app(cfg: DictConfig) -> None:
     from selfinstruct.secrets import install_log_redaction, redact
 
     install_log_redaction()
+    logging.raiseExceptions = False  # a log line that cannot be written (disk full) is not a traceback
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     overrides = list(hydra_cfg.overrides.task)
+    run_log = RunLogFile(run_dir)
+    locked = False
+
+    def on_locked() -> None:
+        nonlocal locked
+        locked = True
+        run_log.attach()
+        save_config_record(run_dir, cfg)
+
     try:
-        outcome = run_pipeline(cfg, run_dir, overrides)
+        outcome = run_pipeline(cfg, run_dir, overrides, on_locked)
     except SelfInstructError as exc:
-        log.error("%s", redact(one_line(exc)))
+        message = redact(one_line(exc))
+        if locked and isinstance(exc, (DiskFullError, LLMFatalError)):
+            message += f"; what is done is kept: resume with {resume_command(overrides, run_dir)}"
+        if not locked and hydra_cfg.mode == RunMode.MULTIRUN and run_log.directory_is_new():
+            # a sweep job refused in its own new directory: its log says why, for the sweep's summary
+            locked = True
+            run_log.attach()
+        log.error("%s", message)
         if hydra_cfg.mode == RunMode.MULTIRUN:
             # the other jobs of the sweep go on; the sweep callback lists the failed ones and exits 2
             return
@@ -41,10 +61,63 @@ def _app(cfg: DictConfig) -> None:
     except KeyboardInterrupt:
         log.error("interrupted; resume with: %s", resume_command(overrides, run_dir))
         raise SystemExit(130) from None
+    finally:
+        if not locked:  # refused (or a dry run): the directory stays as it was
+            run_log.discard()
     if outcome.ended == "interrupted":
         log.warning("%s; everything finished so far is written. Resume with:\n  %s",
                     outcome.detail, resume_command(overrides, run_dir))
         raise SystemExit(128 + int(outcome.signal or signal.SIGINT))
+
+
+class RunLogFile:
+    """Hydra's selfinstruct.log handler, held back until the run owns its directory.
+
+    Hydra opens the log file before the job starts; with ``delay: true`` it is created at the
+    first line.  Until the lock is taken the handler is off the root logger, so a refused run
+    (bad config, another run live) writes no line into somebody else's log.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        root = logging.getLogger()
+        self.handlers = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+        for handler in self.handlers:
+            root.removeHandler(handler)
+
+    def attach(self) -> None:
+        root = logging.getLogger()
+        for handler in self.handlers:
+            root.addHandler(handler)
+
+    def directory_is_new(self) -> bool:
+        """True when the run directory holds nothing (Hydra made it for this job)."""
+        return self.run_dir.is_dir() and not any(self.run_dir.iterdir())
+
+    def discard(self) -> None:
+        """Close the held-back handlers; remove the run directory if Hydra made it and it stayed empty."""
+        for handler in self.handlers:
+            handler.close()
+        self.handlers = []
+        # Hydra's default run directory is outputs/DATE/TIME under the working directory: the empty
+        # folders it made for this run go too, up to (never including) the working directory
+        folder, stop = self.run_dir.absolute(), Path.cwd()
+        try:
+            while folder != stop and stop in folder.parents and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+                folder = folder.parent
+        except OSError:
+            pass
+
+
+def save_config_record(run_dir: Path, cfg: DictConfig) -> None:
+    """.hydra/config.yaml, hydra.yaml and overrides.yaml, as Hydra writes them, once the run is ours."""
+    from selfinstruct.data import write_text_atomic
+
+    hydra_dir = run_dir / ".hydra"
+    write_text_atomic(hydra_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+    write_text_atomic(hydra_dir / "hydra.yaml", OmegaConf.to_yaml(HydraConfig.instance().cfg))
+    write_text_atomic(hydra_dir / "overrides.yaml", OmegaConf.to_yaml(HydraConfig.get().overrides.task))
 
 
 def resume_command(overrides: list[str], run_dir: Path) -> str:
@@ -54,7 +127,15 @@ def resume_command(overrides: list[str], run_dir: Path) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: secrets on the command line are refused before Hydra sees them."""
+    from selfinstruct.config_checks import check_command_line
+    from selfinstruct.secrets import install_stream_redaction
+
+    install_stream_redaction()
+    problem = check_command_line(sys.argv[1:])
+    if problem:
+        print(f"selfinstruct: error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     _app()
 
 

@@ -37,6 +37,8 @@ class DeploymentConfig:
     api_base: Optional[str] = None
     # Environment variable holding this deployment's key (never the key itself).
     api_key_env: Optional[str] = None
+    # Never set: always refused (config_checks), so a key given here is named, never echoed.
+    api_key: Optional[str] = None
     # Name shown in llm_calls.jsonl and metrics; default: its api_base, else its model string.
     id: Optional[str] = None
     # Per-deployment limits, enforced by the Router.
@@ -69,6 +71,9 @@ class ModelConfig:
     # Name of the environment variable holding the key, when not the provider's usual one.
     # The key itself never goes in the config: configs are saved in the run directory.
     api_key_env: Optional[str] = None
+    # Never set: always refused (selfinstruct.config_checks), so Hydra's '+model.api_key' hint
+    # never prints a key; it exists only to be a known key that our check refuses by name.
+    api_key: Optional[str] = None
     max_concurrency: int = 16
     timeout_s: float = 120.0
     # Per-minute limits (optional): requests, and prompt+max completion tokens.
@@ -78,6 +83,11 @@ class ModelConfig:
     max_retries: int = 6
     retry_base_s: float = 1.0
     retry_max_s: float = 60.0
+    # A Retry-After longer than this (seconds) fails the request, quoting the provider's wait.
+    max_retry_after_s: float = 120.0
+    # Consecutive attempts with no reply at all (connection refused, DNS, TLS) after which the run
+    # stops, when nothing has succeeded since the start.
+    breaker_attempts: int = 5
     # Prices for models missing from LiteLLM's table (local or unlisted); null = LiteLLM's price.
     input_cost_per_token: Optional[float] = None
     output_cost_per_token: Optional[float] = None

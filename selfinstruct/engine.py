@@ -20,11 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from selfinstruct import __version__
 from selfinstruct.components import build_component
-from selfinstruct.data import load_seed_tasks
-from selfinstruct.errors import ConfigError, one_line
+from selfinstruct.data import load_seed_tasks, remove_stale_temp_files
+from selfinstruct.errors import ConfigError, SelfInstructError, one_line
 from selfinstruct.llm.budget import StopFlag
 from selfinstruct.metrics import RunMetrics
-from selfinstruct.runrecord import RunLock, RunRecord
+from selfinstruct.runrecord import RunLock, RunRecord, check_run_directory
 from selfinstruct.resources import resolve_path
 from selfinstruct.stages.base import RunContext, Stage
 
@@ -74,6 +74,24 @@ def _install_signal_handlers(stop: StopFlag) -> None:
 async def _run_stages(stages: list[Stage], ctx: RunContext, stop: StopFlag) -> str | None:
     """Run the stages in order; returns why the run stopped early (interrupt or budget), or None."""
     _install_signal_handlers(stop)
+    try:
+        return await _run_stages_in_order(stages, ctx, stop)
+    except BaseException:
+        # a fatal error in one request: the stage's other requests are cancelled here, quietly,
+        # rather than left for asyncio.run to cancel and report as unhandled
+        await _cancel_other_tasks()
+        raise
+
+
+async def _cancel_other_tasks() -> None:
+    current = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+async def _run_stages_in_order(stages: list[Stage], ctx: RunContext, stop: StopFlag) -> str | None:
     for stage in stages:
         if stop.reason:
             return stop.reason
@@ -87,11 +105,10 @@ async def _run_stages(stages: list[Stage], ctx: RunContext, stop: StopFlag) -> s
     return None
 
 
-def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any, stop: StopFlag) -> Callable[[], Any]:
+def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any, stop: StopFlag, budget: Any) -> Callable[[], Any]:
     """Build the run's LLM client on first use (LiteLLM is imported only then)."""
 
     def build() -> Any:
-        from selfinstruct.llm.budget import Budget
         from selfinstruct.llm.calllog import CallLog
         from selfinstruct.llm.client import LLMClient, open_cache
 
@@ -104,7 +121,7 @@ def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any, stop: StopFla
             model, endpoint.api_base, endpoint.api_key,
             cache=open_cache(cfg.cache.enabled, cfg.cache.dir),
             cache_namespace=namespace,
-            budget=Budget(max_usd=cfg.budget.max_usd, max_requests=cfg.budget.max_requests),
+            budget=budget,
             call_log=CallLog(run_dir / "llm_calls.jsonl", with_prompts=cfg.log.prompts),
             stop=stop,
         )
@@ -121,41 +138,120 @@ class RunOutcome:
     signal: signal.Signals | None = None
 
 
-def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None) -> RunOutcome:
-    """Run the configured stages on ``run_dir``; raises SelfInstructError on bad input or setup."""
-    from selfinstruct.llm.endpoint import SIMULATED_NOTICE, open_endpoint
+def register_run_secrets(cfg: DictConfig) -> None:
+    """Mask the values of every variable this run reads a key from, before anything can print them."""
+    from selfinstruct.secrets import register_secret_variables
 
     model = cfg.model
-    if model.simulated:
-        log.info("model %s: %s", model.name, SIMULATED_NOTICE)
-    else:
-        log.info("model %s", model.name)
+    register_secret_variables([model.api_key_env, *(d.api_key_env for d in model.deployments)])
+
+
+def check_price_for_budget(cfg: DictConfig, stages: list[Stage]) -> None:
+    """budget.max_usd needs a price: without one no cost can be counted and the cap would not hold."""
+    if cfg.budget.max_usd is None or not any(s.needs_llm for s in stages):
+        return
+    from selfinstruct.llm.cost import price_known
+    from selfinstruct.llm.litellm_import import import_litellm
+
+    if not price_known(import_litellm(), cfg.model):
+        raise ConfigError(
+            f"budget.max_usd={cfg.budget.max_usd}: the price of model.name={cfg.model.name} is not known, so "
+            f"no spending can be counted against the cap; set model.input_cost_per_token and "
+            f"model.output_cost_per_token (dollars per token), or drop budget.max_usd")
+
+
+def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None,
+                 on_locked: Callable[[], None] | None = None) -> RunOutcome:
+    """Run the configured stages on ``run_dir``; raises SelfInstructError on bad input or setup.
+
+    Everything that can be refused is refused before the run directory's lock is taken, and nothing
+    is written into the directory before it: ``on_locked`` (the CLI's: start the log file, save the
+    config in .hydra/) runs once the lock is held.
+    """
+    from selfinstruct.config_checks import check_config
+    from selfinstruct.llm.endpoint import SIMULATED_NOTICE, open_endpoint
+
+    register_run_secrets(cfg)
+    check_config(cfg)
+    model = cfg.model
     started = time.perf_counter()
     stages, ctx = prepare_run(cfg, run_dir)
-    log.info("run directory %s; %d seed tasks; stages %s", run_dir, len(ctx.seeds), list(cfg.pipeline.stages))
+    check_price_for_budget(cfg, stages)
     if cfg.dry_run:
         from selfinstruct.dryrun import print_plan
 
         print_plan(stages, ctx)
         return RunOutcome("done", "dry run")
+    check_run_directory(run_dir)
 
     lock = RunLock(run_dir)
     lock.acquire()
-    record = RunRecord(run_dir, resolve_path(cfg.seeds.path, "seeds"), overrides or [])
-    record.start()
     try:
-        outcome = _run_locked(cfg, run_dir, stages, ctx, started, open_endpoint, SIMULATED_NOTICE)
-    except BaseException as exc:
-        record.finish("error", one_line(exc) if isinstance(exc, Exception) else type(exc).__name__)
-        raise
+        if on_locked is not None:
+            on_locked()
+        if model.simulated:
+            log.info("model %s: %s", model.name, SIMULATED_NOTICE)
+        else:
+            log.info("model %s", model.name)
+        log.info("run directory %s; %d seed tasks; stages %s", run_dir, len(ctx.seeds), list(cfg.pipeline.stages))
+        removed = remove_stale_temp_files(run_dir)
+        if removed:
+            log.info("removed %d temporary file(s) left by an earlier run that was killed", removed)
+        record = RunRecord(run_dir, resolve_path(cfg.seeds.path, "seeds"), overrides or [])
+        budget = _open_budget(cfg, run_dir, record)
+        record.start()
+        try:
+            outcome = _run_locked(cfg, run_dir, stages, ctx, started, open_endpoint, SIMULATED_NOTICE, budget)
+        except BaseException as exc:
+            try:
+                record.finish("error", one_line(exc) if isinstance(exc, Exception) else type(exc).__name__)
+            except SelfInstructError:  # a full disk cannot take the record either: the first error is the news
+                pass
+            raise
+        record.finish(outcome.ended, outcome.detail)
+        return outcome
     finally:
         lock.release()
-    record.finish(outcome.ended, outcome.detail)
-    return outcome
+
+
+def _open_budget(cfg: DictConfig, run_dir: Path, record: RunRecord) -> Any:
+    """The run's budget over every invocation, from spend.jsonl; earlier invocations' requests that never
+    saw a reply (they were killed) are counted at their reserved cost and noted in run.json."""
+    from selfinstruct.llm.budget import SPEND_FILE, Budget, SpendLedger
+
+    capped = cfg.budget.max_usd is not None or cfg.budget.max_requests is not None
+    ledger = SpendLedger(run_dir / SPEND_FILE, record.invocation, sync=capped)
+    budget = Budget(max_usd=cfg.budget.max_usd, max_requests=cfg.budget.max_requests, ledger=ledger)
+    earlier = budget.earlier
+    for invocation, count in earlier.without_reply.items():
+        record.note(invocation, requests_without_reply=count)
+    if earlier.requests:
+        cap = []
+        if cfg.budget.max_usd is not None:
+            cap.append(f"budget.max_usd={cfg.budget.max_usd}")
+        if cfg.budget.max_requests is not None:
+            cap.append(f"budget.max_requests={cfg.budget.max_requests}")
+        log.info("spend: earlier invocations of this run sent %d requests costing $%.4f%s%s",
+                 earlier.requests, earlier.usd,
+                 f" ({sum(earlier.without_reply.values())} never saw a reply, counted at their worst case)"
+                 if earlier.without_reply else "",
+                 f"; the cap ({', '.join(cap)}) covers them too" if cap else "")
+    return budget
+
+
+def _log_spend(spend: dict[str, Any], priced: bool) -> None:
+    """One line: what this invocation and the earlier ones spent, and the run's total."""
+    def usd(value: float) -> str:
+        return f"${value:.4f}" if priced else "cost unknown"
+
+    log.info("spend: this invocation %s (%d requests), earlier invocations %s (%d requests), total %s",
+             usd(spend["this_invocation"]["usd"]), spend["this_invocation"]["requests"],
+             usd(spend["earlier_invocations"]["usd"]), spend["earlier_invocations"]["requests"],
+             usd(spend["total"]["usd"]))
 
 
 def _run_locked(cfg: DictConfig, run_dir: Path, stages: list[Stage], ctx: RunContext, started: float,
-                open_endpoint: Any, notice: str) -> RunOutcome:
+                open_endpoint: Any, notice: str, budget: Any) -> RunOutcome:
     model = cfg.model
     metrics = ctx.metrics
     metrics.set("selfinstruct_version", __version__)
@@ -171,13 +267,18 @@ def _run_locked(cfg: DictConfig, run_dir: Path, stages: list[Stage], ctx: RunCon
     stopped: str | None = None
     with endpoint_cm as endpoint:
         if endpoint is not None:
-            ctx.llm_factory = _client_factory(cfg, run_dir, endpoint, stop)
+            ctx.llm_factory = _client_factory(cfg, run_dir, endpoint, stop, budget)
         try:
             stopped = asyncio.run(_run_stages(stages, ctx, stop))
         finally:
             if ctx._llm is not None:
                 ctx.llm.close()
                 metrics.set("llm", ctx.llm.usage.to_json())
+            budget.ledger.close()
+            spend = budget.to_json()
+            metrics.set("spend", spend)
+            if budget.sent or budget.earlier.requests:
+                _log_spend(spend, priced=ctx._llm is None or ctx.llm.priced)
             metrics.set("wall_s", round(time.perf_counter() - started, 3))
             reason = "interrupted" if stop.reason else "budget"
             metrics.set("stopped", {"reason": reason, "detail": stopped} if stopped else None)

@@ -19,12 +19,30 @@ from pathlib import Path
 from typing import IO, Any
 
 from selfinstruct import __version__
-from selfinstruct.data import write_json_atomic
+from selfinstruct.data import reporting_disk_full, write_json_atomic
 from selfinstruct.errors import SelfInstructError
 from selfinstruct.resources import PACKAGE_DIR, REPO_DIR
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".selfinstruct.lock"
+# Any of these marks a directory as a selfinstruct run (run.json and the lock since 0.1; .hydra/ before)
+RUN_MARKERS = (RUN_FILE, LOCK_FILE, ".hydra/config.yaml")
+
+
+def check_run_directory(run_dir: Path) -> None:
+    """A run directory is new (absent or empty) or a selfinstruct run to resume; anything else is refused,
+    so a mistyped hydra.run.dir never overwrites somebody's report.md or metrics.json."""
+    if not run_dir.is_dir():
+        if run_dir.exists():
+            raise SelfInstructError(f"hydra.run.dir={run_dir}: not a directory")
+        return
+    entries = sorted(p.name for p in run_dir.iterdir())
+    if not entries or any((run_dir / marker).exists() for marker in RUN_MARKERS):
+        return
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    raise SelfInstructError(
+        f"hydra.run.dir={run_dir}: holds files selfinstruct did not write ({shown}); "
+        f"choose a new or empty directory, or a selfinstruct run directory to resume")
 
 
 def now() -> str:
@@ -51,11 +69,12 @@ class RunLock:
                 f"{self.path.parent}: another selfinstruct run is using this directory ({holder}); "
                 f"wait for it to finish or choose another hydra.run.dir"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {platform.node()}\n")
-        handle.flush()
         self._handle = handle
+        with reporting_disk_full(self.path):
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {platform.node()}\n")
+            handle.flush()
 
     def release(self) -> None:
         if self._handle is not None:
@@ -117,6 +136,16 @@ class RunRecord:
         if os.environ.get("SLURM_JOB_ID"):
             self.current["slurm_job_id"] = os.environ["SLURM_JOB_ID"]
         self.data["invocations"].append(self.current)
+
+    @property
+    def invocation(self) -> int:
+        """This invocation's index in run.json's ``invocations`` (0 for a new run)."""
+        return len(self.data["invocations"]) - 1
+
+    def note(self, invocation: int, **fields: Any) -> None:
+        """Add facts to an invocation's entry (e.g. an earlier one's requests that never saw a reply)."""
+        if 0 <= invocation < len(self.data["invocations"]):
+            self.data["invocations"][invocation].update(fields)
 
     def start(self) -> None:
         self._write()

@@ -56,6 +56,10 @@ def test_kill_9_at_ten_random_moments_loses_nothing_and_duplicates_nothing(llm_s
         assert (run_dir / name).read_bytes() == (tmp_path / "a" / "run" / name).read_bytes(), name
     served, needed = killed_server.stats()["requests"], reference_server.stats()["requests"]
     assert needed <= served <= needed + 10 * 16  # at most the in-flight requests of each kill again
+    # llm_calls.jsonl loses no line to a kill: only the requests in flight at each kill are missing
+    logged = sum(c["attempts"] for c in read_lines(run_dir / "llm_calls.jsonl"))
+    assert served - 10 * 16 <= logged <= served
+    assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]  # no temp file outlives a kill
 
 
 def test_a_torn_last_line_is_dropped_with_a_log_message(tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ def run_dir(tmp_path: Path) -> Path:
         writer.write_all(hand_made_tasks())
     (run / "instructions.jsonl").write_text('{"id": "machine_task_0", "instruction": "x", "round": 0}\n')
     (run / "rejected.jsonl").write_text('{"instruction": "y", "reason": "rouge", "score": 0.9, "round": 0}\n')
+    (run / "run.json").write_text('{"invocations": []}\n')  # the earlier stages' record: a selfinstruct run
     (run / "notes.txt").write_text("mine\n")
     (run / "finetune").mkdir()
     (run / "finetune" / "my_split.jsonl").write_text("{}\n")

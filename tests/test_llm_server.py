@@ -37,11 +37,13 @@ from rouge_score import rouge_scorer
 from selfinstruct.filters.rouge import NearDuplicate
 from selfinstruct.testing import synthetic
 from selfinstruct.testing.llm_server import (
+    FAULT_KINDS,
     UNKNOWN_REPLY,
     LoopbackServer,
     ServerOptions,
     apply_max_tokens,
     apply_stop,
+    build_parser,
 )
 
 STOP = ["\n\n", "\n16", "16.", "16 ."]
@@ -330,7 +332,8 @@ def test_fault_429_has_retry_after_and_is_logged(llm_server):
     assert headers["Retry-After"] == "2"
     error = json.loads(body)["error"]
     assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
-    assert srv.stats()["faults"] == {"429": 1, "500": 0, "timeout": 0, "malformed": 0}
+    assert srv.stats()["faults"] == {"429": 1, "500": 0, "timeout": 0, "malformed": 0,
+                                     "401": 0, "500echo": 0, "context": 0}
     (line,) = srv.log_lines()
     assert line["status"] == 429 and line["fault"] == "429" and line["retry_after"] == 2
     assert line["kind"] == "bootstrap"
@@ -371,6 +374,101 @@ def test_fault_timeout_exceeds_client_timeout(llm_server):
     assert srv.stats()["faults"]["timeout"] == 2
     assert srv.stop() == 0  # a handler still sleeping must not block shutdown
     assert srv.stderr_path.read_text() == ""  # disconnects are handled silently
+
+
+def raw_error(url: str, authorization: str | None) -> tuple[int, dict[str, Any]]:
+    """POST one chat request with (or without) an Authorization header; status and error object."""
+    headers = {"Content-Type": "application/json"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    payload = {"model": "sim", "messages": [{"role": "user", "content": "hi"}]}
+    request = urllib.request.Request(f"{url}/chat/completions", data=json.dumps(payload).encode(), headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=5)
+    return info.value.code, json.loads(info.value.read())["error"]
+
+
+def test_fault_401_echoes_the_key_through_litellm(llm_server):
+    srv = llm_server(fault_rate=1, faults="401")
+    with pytest.raises(litellm.exceptions.AuthenticationError) as info:
+        litellm.completion(model="openai/sim", api_base=srv.url, api_key="sk-live-SECRET-123", num_retries=0,
+                           messages=[{"role": "user", "content": "hi"}])
+    assert info.value.status_code == 401
+    assert "Invalid credentials: Bearer sk-live-SECRET-123" in str(info.value)
+    status, error = raw_error(srv.url, "Bearer  odd key\twith spaces")
+    assert status == 401
+    assert error == {"message": "Invalid credentials: Bearer  odd key\twith spaces", "type": "invalid_request_error",
+                     "param": None, "code": "invalid_api_key"}
+    assert raw_error(srv.url, None)[0] == 401  # no header: still a 401, nothing to echo
+    stats = srv.stats()
+    assert stats["faults"]["401"] == 3 and stats["by_status"] == {"401": 3}
+    assert sum(stats["faults"].values()) == 3
+
+
+def test_fault_500echo_quotes_the_key_through_litellm(llm_server):
+    srv = llm_server(fault_rate=1, faults="500echo")
+    with pytest.raises(litellm.exceptions.InternalServerError) as info:
+        complete(srv.url, "anything")
+    assert "Internal error while handling request with Authorization: Bearer sk-test" in str(info.value)
+    status, error = raw_error(srv.url, "Bearer sk-other")
+    assert status == 500 and error["type"] == "server_error"
+    assert error["message"] == "Internal error while handling request with Authorization: Bearer sk-other"
+    assert srv.stats()["faults"]["500echo"] == 2 and srv.stats()["faults"]["500"] == 0
+
+
+def test_fault_context_is_openais_context_window_error(llm_server):
+    srv = llm_server(fault_rate=1, faults="context")
+    with pytest.raises(litellm.exceptions.ContextWindowExceededError) as info:
+        complete(srv.url, bootstrap_prompt(0)[0])
+    assert isinstance(info.value, litellm.exceptions.BadRequestError) and info.value.status_code == 400
+    status, error = raw_error(srv.url, "Bearer sk-x")
+    assert status == 400
+    assert error == {"message": "This model's maximum context length is 8192 tokens. However, your messages "
+                                "resulted in 9000 tokens. Please reduce the length of the messages.",
+                     "type": "invalid_request_error", "param": None, "code": "context_length_exceeded"}
+    assert "sk-x" not in error["message"]
+    assert srv.stats()["faults"]["context"] == 2 and srv.stats()["by_kind"] == {"bootstrap": 1, "unknown": 1}
+
+
+def test_fault_429_with_an_hour_long_retry_after(llm_server):
+    srv = llm_server(fault_rate=1, faults="429", retry_after_s=3600, log=True)
+    status, headers, _ = chat(srv.url, "hi")
+    assert status == 429 and headers["Retry-After"] == "3600"
+    with pytest.raises(litellm.exceptions.RateLimitError) as info:
+        complete(srv.url, "hi")
+    assert info.value.response.headers["retry-after"] == "3600"
+    assert [line["retry_after"] for line in srv.log_lines()] == [3600, 3600]
+
+
+def test_new_fault_kinds_are_opt_in():
+    assert ServerOptions().faults == ("429", "500", "timeout", "malformed")
+    assert set(ServerOptions().faults) < set(FAULT_KINDS)
+    assert {"401", "500echo", "context"} <= set(FAULT_KINDS)
+    assert build_parser().parse_args([]).faults == ServerOptions().faults
+    assert build_parser().parse_args(["--faults", "401,context"]).faults == ("401", "context")
+    assert ServerOptions(faults="500echo, 429").faults == ("500echo", "429")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--faults", "403"])
+    # Every request faults, with the default kinds only: none of the new ones ever appears.
+    with LoopbackServer(ServerOptions(seed=5, fault_rate=1, slow_s=0, retry_after_s=0)) as srv:
+        statuses = {chat(srv.url, f"prompt {i}")[0] for i in range(40)}
+        faults = srv.stats()["faults"]
+    assert statuses <= {200, 429, 500}
+    assert faults["401"] == faults["500echo"] == faults["context"] == 0
+    assert sum(faults.values()) == 40 and all(faults[k] > 0 for k in ("429", "500", "timeout", "malformed"))
+
+
+def test_mixed_new_faults_are_counted_by_kind():
+    options = ServerOptions(seed=2, fault_rate=0.6, faults=("401", "500echo", "context"))
+    with LoopbackServer(options) as srv:
+        statuses = [chat(srv.url, "same prompt")[0] for _ in range(60)]
+        stats = srv.stats()
+    faults = stats["faults"]
+    assert faults["401"] == statuses.count(401)
+    assert faults["context"] == statuses.count(400)
+    assert faults["500echo"] == statuses.count(500)
+    assert statuses.count(200) == 60 - sum(faults.values()) > 0
+    assert min(faults["401"], faults["500echo"], faults["context"]) > 0
 
 
 def test_faults_follow_the_request_counter_deterministically():
@@ -427,7 +525,8 @@ def test_keep_alive_models_stats_reset_and_errors(llm_server):
     assert stats["requests"] == 3 and stats["by_status"] == {"200": 1, "400": 2}
     assert call("POST", "/reset", {})[0] == 200
     assert call("GET", "/stats")[1] == {"requests": 0, "by_status": {}, "by_kind": {},
-                                        "faults": {"429": 0, "500": 0, "timeout": 0, "malformed": 0}}
+                                        "faults": {"429": 0, "500": 0, "timeout": 0, "malformed": 0,
+                                                   "401": 0, "500echo": 0, "context": 0}}
     conn.close()
 
 

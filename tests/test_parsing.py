@@ -56,3 +56,38 @@ def test_garbage_never_raises() -> None:
 
 def test_clean_demo_collapses_whitespace_and_drops_trailing_colon() -> None:
     assert clean_demo("  Translate the sentence\n into French:  ") == "Translate the sentence into French"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Compute (2**3)**2 and explain the order of operations.",
+        "Explain why you should call **update()** before rendering a frame.",
+        "Fill in the blank: The capital of France is _____.",
+        "Explain what __init__ does in a Python class and when __del__ runs.",
+        "Explain what **kwargs means in a Python function signature.",
+        "Rewrite the sentence so that the **bold** word is a verb.",
+    ],
+)
+def test_emphasis_characters_inside_an_instruction_are_its_own_text(item: str) -> None:
+    # only whitespace and the list marker are removed (the paper's parser); ** and __ here are content
+    assert parse_instruction_list(f"9. {item}\n10. Explain tides.") == [item, "Explain tides."]
+    assert parse_instruction_list(f"- {item}") == [item]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        # bold around the whole item is list formatting (a chat model's shape)
+        ("9. **Write a poem about cats.**\n10. __Name three rivers in Asia.__",
+         ["Write a poem about cats.", "Name three rivers in Asia."]),
+        # a bold leading label keeps its text, loses its markup
+        ("9. **Instruction:** Write a haiku about autumn.", ["Instruction: Write a haiku about autumn."]),
+        ("9. **Write a poem about cats**.", ["Write a poem about cats."]),
+        # and the rest of the item stays as written
+        ("9. **Task:** Compute (2**3)**2.", ["Task: Compute (2**3)**2."]),
+        ('9. **"Write a poem."**', ["Write a poem."]),
+    ],
+)
+def test_bold_that_formats_the_list_item_is_removed(reply: str, expected: list[str]) -> None:
+    assert parse_instruction_list(reply) == expected

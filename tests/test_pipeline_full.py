@@ -139,6 +139,7 @@ def test_a_reply_cut_off_before_its_first_instance_is_asked_again_with_more_toke
     (run_dir / "instructions.jsonl").write_text("".join(
         json.dumps({"id": f"t{i}", "instruction": t.instruction, "is_classification": False}) + "\n"
         for i, t in enumerate(tasks)))
+    (run_dir / "run.json").write_text('{"invocations": []}\n')  # as if bootstrap had written it
     result = run_cli(_args(server.url, run_dir, len(tasks), "pipeline.stages=[instances]"), cwd=tmp_path, env=KEY)
     assert result.returncode == 0, result.stderr
     written = read_lines(run_dir / "instances.jsonl")

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,12 @@ from selfinstruct.metrics import RunMetrics
 from selfinstruct.report.run import build_report, render_markdown, report_run, table1_text
 from selfinstruct.report.similarity import max_rouge_l, nearest_neighbour_scores
 from selfinstruct.report.stats import distinct_n
-from selfinstruct.report.sweep import is_sweep_dir, write_sweep
+from selfinstruct.report.sweep import HEADERS, is_sweep_dir, write_sweep
+from selfinstruct.report.tables import fmt_usd
 from selfinstruct.report.verbs import VerbObject, verb_object
 from selfinstruct.stages.base import RunContext
 from selfinstruct.stages.report import ReportStage
-from tests.cli_helpers import read_json, run_cli
+from tests.cli_helpers import read_json, read_lines, run_cli
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIGURES = ["rouge_nearest_seed.png", "rouge_nearest_neighbour.png", "lengths.png", "verbs.png"]
@@ -113,12 +115,31 @@ def make_run(run: Path, seeds: Path, *, overrides: list[str] | None = None, **me
         encoding="utf-8")
     overrides = overrides if overrides is not None else ["model=loopback", "schedule.num_instructions=5"]
     (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides), encoding="utf-8")
-    write_lines(run / "llm_calls.jsonl", [
-        {"stage": "bootstrap", "outcome": "ok", "latency_s": 0.2, "cache_hit": False},
-        {"stage": "bootstrap", "outcome": "ok", "latency_s": 0.4, "cache_hit": False},
-        {"stage": "bootstrap", "outcome": "failed", "latency_s": 1.0, "cache_hit": False},
-    ])
+    write_lines(run / "llm_calls.jsonl", call_lines(metric_args.get("cost", 0.004)))
+    (run / "run.json").write_text(json.dumps({"invocations": [
+        {"started_at": "2026-01-01T12:00:00+00:00", "ended_at": "2026-01-01T12:00:13+00:00", "ended": "done"}]}),
+        encoding="utf-8")
     return run
+
+
+def call(stage: str, outcome: str = "ok", *, prompt: int = 0, completion: int = 0, cost: float | None = None,
+         latency: float = 0.1, attempts: int = 1, retries: list[str] | None = None, cache_hit: bool = False,
+         t: float = 1767268800.0) -> dict[str, Any]:
+    """One llm_calls.jsonl line as the client writes it (selfinstruct.llm.client.LLMClient.complete)."""
+    return {"t": t, "stage": stage, "model": "openai/test-model", "prompt_tokens": prompt,
+            "completion_tokens": completion, "cost_usd": cost, "latency_s": latency, "attempts": attempts,
+            "retries": retries or [], "outcome": outcome, "cache_hit": cache_hit}
+
+
+def call_lines(cost: float | None) -> list[dict[str, Any]]:
+    """The 12 requests metrics() describes: same tokens, retries, failures and (total) cost."""
+    def share(part: float) -> float | None:
+        return None if cost is None else cost * part
+
+    return ([call("bootstrap", prompt=1000, completion=500, cost=share(0.5), latency=0.2),
+             call("bootstrap", "error:timeout", latency=1.0, attempts=2, retries=["429", "429"])]
+            + [call("classify", prompt=80, completion=1, cost=share(0.025), latency=0.3) for _ in range(5)]
+            + [call("instances", prompt=180, completion=60, cost=share(0.075), latency=0.4) for _ in range(5)])
 
 
 @pytest.fixture
@@ -175,14 +196,40 @@ def test_rejections_drops_and_cost(run_dir: Path) -> None:
     assert us.cost_per_1000 == pytest.approx(0.004 / 5 * 1000)
     assert us.retries_by_kind == {"429": 2} and us.failed_by_kind == {"timeout": 1}
     assert us.wall_s == 12.5
-    assert us.calls == 3 and us.outcomes == {"ok": 2, "failed": 1}
+    assert us.calls == 12 and us.outcomes == {"ok": 11, "error:timeout": 1}
+    assert us.source == "llm_calls.jsonl" and us.invocations == 1
+    assert [(r.requests, r.attempts_sent, r.prompt_tokens, r.completion_tokens, r.retries, r.failed)
+            for r in us.rows] == [(2, 3, 1000, 500, 2, 1), (5, 5, 400, 5, 0, 0), (5, 5, 900, 300, 0, 0)]
+    assert [r.cost_usd for r in us.rows] == pytest.approx([0.002, 0.0005, 0.0015])
+    assert [r.wall_s for r in us.rows] == [3.0, 1.0, 2.0]  # one invocation: metrics.json's stage times
     assert us.latency_p50 == pytest.approx(0.4)
 
 
 def test_cost_per_1000_is_unknown_when_the_price_is(tmp_path: Path, seeds: Path) -> None:
     report = build_report(make_run(tmp_path / "run", seeds, cost=None))
-    assert report.usage.cost_per_1000 is None
-    assert "cost is unknown" in render_markdown(report)
+    assert report.usage.cost_per_1000 is None and report.usage.total.cost_usd is None
+    assert (report.usage.paid, report.usage.unpriced) == (11, 11)
+    text = render_markdown(report)
+    assert ("**cost unknown: the model's price is not known; set model.input_cost_per_token / "
+            "model.output_cost_per_token** (11 of the 11 requests the model answered have no price)") in text
+    assert "- cost per 1,000 accepted instructions (all stages): unknown" in text
+    assert "| **all stages** | 12 | 0 | 13 | 2,300 | 805 | unknown |" in text
+    assert "$0" not in text
+
+
+def test_one_unpriced_request_makes_the_cost_unknown(tmp_path: Path, seeds: Path) -> None:
+    run = make_run(tmp_path / "run", seeds)
+    lines = call_lines(0.004) + [call("instances", prompt=10, completion=10, cost=None),  # no price
+                                 call("classify", cost=None, cache_hit=True),  # cached: paid before
+                                 call("classify", "not_sent", attempts=0, cost=None)]  # never sent
+    write_lines(run / "llm_calls.jsonl", lines)
+    us = build_report(run).usage
+    assert us.total.cost_usd is None and us.cost_per_1000 is None and us.unpriced == 1
+    assert [r.cost_usd for r in us.rows] == [pytest.approx(0.002), pytest.approx(0.0005), None]
+    assert (us.total.requests, us.total.cache_hits, us.total.prompt_tokens) == (15, 1, 2310)
+    write_lines(run / "llm_calls.jsonl", lines[:-3] + lines[-2:])  # without it: known again
+    us = build_report(run).usage
+    assert us.total.cost_usd == pytest.approx(0.004) and us.cost_per_1000 == pytest.approx(0.8)
 
 
 def test_similarity_is_the_filters_rouge_l(run_dir: Path) -> None:
@@ -394,3 +441,115 @@ def test_sweep_through_the_loopback_server_then_the_command(tmp_path: Path) -> N
             assert_png(sweep / job / "figures" / name)
     assert_png(sweep / "figures" / "sweep.png")
     assert "filters.rouge.threshold=0.5" in out.stdout and "Sweep -- " in out.stdout
+
+
+# --- totals over every invocation of a resumed run ------------------------------------------------
+
+def expected_totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report must show, summed straight from llm_calls.jsonl: tokens and cost count the
+    requests the model answered (not failed, not refused, not served by the cache)."""
+    paid = [c for c in lines if not c["outcome"].startswith("error") and c["outcome"] != "not_sent"
+            and not c["cache_hit"]]
+    unpriced = [c for c in paid if c["cost_usd"] is None]
+    return {"requests": len(lines), "attempts_sent": sum(c["attempts"] for c in lines),
+            "cache_hits": sum(bool(c["cache_hit"]) for c in lines),
+            "prompt_tokens": sum(c["prompt_tokens"] for c in paid),
+            "completion_tokens": sum(c["completion_tokens"] for c in paid),
+            "retries": sum(len(c["retries"]) for c in lines),
+            "failed": sum(c["outcome"].startswith("error") for c in lines),
+            "cost_usd": None if unpriced else sum(c["cost_usd"] for c in paid)}
+
+
+def run_twice(run: Path, cwd: Path, first: list[str], second: list[str]) -> int:
+    """The CLI on ``run`` twice (the second resumes it with a larger target); the first's line count."""
+    base = ["model=loopback", f"hydra.run.dir={run}", f"cache.dir={run.parent / (run.name + '_cache')}"]
+    done = run_cli([*base, "schedule.num_instructions=6", *first], cwd=cwd)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first_lines = len((run / "llm_calls.jsonl").read_text(encoding="utf-8").splitlines())
+    done = run_cli([*base, "schedule.num_instructions=12", *second], cwd=cwd)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return first_lines
+
+
+def usage_row(text: str, label: str) -> list[str]:
+    (line,) = [line for line in text.splitlines() if line.startswith(f"| {label} |")]
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_a_resumed_run_reports_totals_over_every_invocation(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    priced, unpriced = sweep / "0", sweep / "1"
+    prices = ["model.input_cost_per_token=0.000001", "model.output_cost_per_token=0.000002"]
+    no_prices = ["model.input_cost_per_token=null", "model.output_cost_per_token=null"]
+    first_lines = run_twice(priced, tmp_path, prices, prices)
+    run_twice(unpriced, tmp_path, no_prices, [])  # then the loopback's own price ($0): known, but only since
+
+    lines = read_lines(priced / "llm_calls.jsonl")
+    assert len(read_json(priced / "run.json")["invocations"]) == 2 and 0 < first_lines < len(lines)
+    m = read_json(priced / "metrics.json")
+    assert m["llm"]["requests"] == len(lines) - first_lines  # metrics.json: the last invocation only
+    want = expected_totals(lines)
+    assert want["cost_usd"] == pytest.approx(1e-6 * want["prompt_tokens"] + 2e-6 * want["completion_tokens"])
+    accepted = m["bootstrap"]["accepted"]
+    assert accepted == 12
+
+    text = (priced / "report.md").read_text(encoding="utf-8")  # written by the report stage of invocation 2
+    assert "Totals over every invocation of this run (2 invocations in run.json) from llm_calls.jsonl" in text
+    assert usage_row(text, "**all stages**")[1:9] == [
+        f"{want['requests']:,}", f"{want['cache_hits']:,}", f"{want['attempts_sent']:,}", f"{want['prompt_tokens']:,}",
+        f"{want['completion_tokens']:,}", fmt_usd(want["cost_usd"]), f"{want['retries']:,}", f"{want['failed']:,}"]
+    for stage in ("bootstrap", "classify", "instances"):
+        got = expected_totals([c for c in lines if c["stage"] == stage])
+        assert usage_row(text, stage)[1:7] == [f"{got['requests']:,}", f"{got['cache_hits']:,}",
+                                               f"{got['attempts_sent']:,}", f"{got['prompt_tokens']:,}",
+                                               f"{got['completion_tokens']:,}", fmt_usd(got["cost_usd"])]
+    per_1000 = fmt_usd(want["cost_usd"] / accepted * 1000)
+    assert f"- cost per 1,000 accepted instructions (all stages): {per_1000}" in text
+    assert "cost unknown" not in text
+
+    us = build_report(priced).usage  # the command afterwards: the same totals, exactly
+    got = {k: getattr(us.total, k) for k in want}
+    assert got == {**want, "cost_usd": pytest.approx(want["cost_usd"])}
+    assert us.retries_by_kind == dict(Counter(k for c in lines for k in c["retries"]))
+    assert us.invocations == 2 and "summed over 2 invocations" in us.wall_note
+
+    # cost unknown in the first invocation, $0 in the second: metrics.json says 0, the report says unknown
+    lines = read_lines(unpriced / "llm_calls.jsonl")
+    assert read_json(unpriced / "metrics.json")["llm"]["cost_usd"] == 0
+    assert expected_totals(lines)["cost_usd"] is None
+    text = (unpriced / "report.md").read_text(encoding="utf-8")
+    assert usage_row(text, "**all stages**")[6] == "unknown"
+    assert "- cost per 1,000 accepted instructions (all stages): unknown" in text
+    assert ("**cost unknown: the model's price is not known; set model.input_cost_per_token / "
+            "model.output_cost_per_token**") in text
+
+    out = report_cli(str(sweep), cwd=tmp_path)  # both jobs in a sweep table
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in (sweep / "sweep.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| [")]
+    cost_column = HEADERS.index("cost / 1,000 accepted")
+    assert [[c.strip() for c in row.strip("|").split("|")][cost_column] for row in rows] == [per_1000, "unknown"]
+    assert "$0" not in rows[1]
+
+
+def test_without_llm_calls_the_report_says_it_shows_the_last_invocation(tmp_path: Path, seeds: Path) -> None:
+    run = make_run(tmp_path / "run", seeds)
+    (run / "llm_calls.jsonl").unlink()
+    us = build_report(run).usage
+    assert us.source == "metrics.json" and not us.partial  # one invocation: its numbers are the run's
+    assert (us.total.requests, us.cost_per_1000) == (12, pytest.approx(0.8))
+    record = read_json(run / "run.json")
+    record["invocations"].insert(0, {"started_at": "2026-01-01T11:00:00+00:00",
+                                     "ended_at": "2026-01-01T11:01:40+00:00", "ended": "budget"})
+    record["invocations"].append({"started_at": "2026-01-01T13:00:00+00:00", "ended_at": None, "ended": "running"})
+    (run / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    report = build_report(run)
+    us = report.usage
+    assert us.partial and us.invocations == 3 and us.run_cost is None and us.cost_per_1000 is None
+    assert us.total.cost_usd == pytest.approx(0.004)  # metrics.json's: the last invocation's
+    assert us.wall_s == 113 and [r.wall_s for r in us.rows] == [None, None, None]  # 100 s + 13 s; a killed one
+    text = render_markdown(report)
+    assert "From metrics.json, which describes only the **last invocation** of this run" in text
+    assert "cost per 1,000 accepted instructions (all stages): unknown (metrics.json covers only the last of 3" in text
+    assert "1 invocation(s) that recorded no end (killed) not counted" in text
+    assert "`llm_calls.jsonl`: requests, tokens and cost are metrics.json's" in text

@@ -73,3 +73,33 @@ def test_alpaca_record_error_names_its_line(tmp_path: Path) -> None:
 def test_missing_seed_file(tmp_path: Path) -> None:
     with pytest.raises(SeedError, match="seed file not found"):
         load_seed_tasks(tmp_path / "nope.jsonl")
+
+
+_GOOD_LINE = '{"instruction": "Name a fruit.", "instances": [{"input": "", "output": "Apple"}]}\n'
+
+
+@pytest.mark.parametrize("fmt", ["self_instruct", "alpaca"])
+def test_bytes_that_are_not_utf8_name_file_line_and_column(tmp_path: Path, fmt: str) -> None:
+    # a Latin-1 "é" (0xe9) on line 3, after a multi-byte UTF-8 character on the same line
+    if fmt == "self_instruct":
+        path = tmp_path / "seeds.jsonl"
+        data = (_GOOD_LINE * 2).encode() + '{"instruction": "Nommez un fruit ç'.encode() + b"\xe9t\xe9.\", \"instances\": []}\n"
+        column = len('{"instruction": "Nommez un fruit ç') + 1
+    else:
+        path = tmp_path / "seeds.json"
+        data = ('[\n  {"instruction": "Name a fruit.", "input": "", "output": "Apple"},\n'
+                '  {"instruction": "ç').encode() + b"\xe9t\xe9\", \"input\": \"\", \"output\": \"x\"}\n]\n"
+        column = len('  {"instruction": "ç') + 1
+    path.write_bytes(data)
+    with pytest.raises(SeedError) as err:
+        load_seed_tasks(path)
+    assert str(err.value) == f"{path}:3: not valid UTF-8 (byte 0xe9 at column {column})"
+    with pytest.raises(SeedError, match=r":3: not valid UTF-8"):
+        load_seed_tasks(path, fmt)  # the same with the format named instead of detected
+
+
+def test_utf8_past_the_first_read_block_is_still_found_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "seeds.jsonl"
+    path.write_bytes((_GOOD_LINE * 200).encode() + b'{"instruction": "caf\xe9", "instances": []}\n')
+    with pytest.raises(SeedError, match=rf"^{path}:201: not valid UTF-8 \(byte 0xe9 at column 21\)$"):
+        load_seed_tasks(path)

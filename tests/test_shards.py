@@ -105,3 +105,32 @@ def test_bad_merge_and_shard_settings_name_the_key(tmp_path: Path, shards: Path)
         assert run.returncode == 2, (overrides, run.stderr)
         assert message in run.stderr.strip().splitlines()[-1], run.stderr
     assert not (tmp_path / "bad" / "instructions.jsonl").exists()
+
+
+def test_a_merge_rerun_keeps_the_answers_its_directory_already_has(shards: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    command = ["model=loopback", "pipeline.stages=[merge,classify,instances,finetune]", "cache.enabled=false",
+               f"merge.inputs=[{shards / '0'},{shards / '1'}]", f"hydra.run.dir={run_dir}"]
+    first = run_cli(command, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = {name: (run_dir / name).read_bytes() for name in ("instructions.jsonl", "classify.jsonl", "instances.jsonl")}
+    merged = read_lines(run_dir / "instructions.jsonl")
+    asked = read_json(run_dir / "metrics.json")
+    assert asked["classify"]["attempts_sent"] >= len(merged) and asked["instances"]["attempts_sent"] >= len(merged)
+    calls = len((run_dir / "llm_calls.jsonl").read_text().splitlines())
+
+    again = run_cli(command, cwd=tmp_path)  # the same command on the same directory, with no cache
+    assert again.returncode == 0, again.stderr
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["merge"]["kept_classify_answers"] == len(merged) and metrics["merge"]["kept_instances"] == len(merged)
+    for stage in ("classify", "instances"):
+        assert metrics[stage]["requests"] == 0 and metrics[stage]["attempts_sent"] == 0, metrics[stage]
+    assert len((run_dir / "llm_calls.jsonl").read_text().splitlines()) == calls  # nothing new was sent
+    for name, data in before.items():
+        assert (run_dir / name).read_bytes() == data, name
+
+    # the merge alone still writes the same instructions.jsonl as a merge into a new directory
+    _merge(tmp_path, run_dir, [shards / "0", shards / "1"])
+    _merge(tmp_path, tmp_path / "fresh", [shards / "0", shards / "1"])
+    assert (run_dir / "instructions.jsonl").read_bytes() == (tmp_path / "fresh" / "instructions.jsonl").read_bytes()
+    assert (run_dir / "classify.jsonl").read_bytes() == before["classify.jsonl"]  # and keeps the answers

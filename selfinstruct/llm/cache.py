@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from selfinstruct.secrets import redact
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
     key TEXT PRIMARY KEY,
@@ -47,7 +49,7 @@ class ResponseCache:
     def put(self, key: str, model: str, reply: dict[str, Any]) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO replies (key, model, reply, created) VALUES (?, ?, ?, ?)",
-            (key, model, json.dumps(reply, ensure_ascii=False), time.time()),
+            (key, model, redact(json.dumps(reply, ensure_ascii=False), key_shapes=False), time.time()),
         )
 
     def close(self) -> None:

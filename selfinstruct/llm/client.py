@@ -22,19 +22,46 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from selfinstruct.config import ModelConfig
-from selfinstruct.errors import LLMFatalError
-from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR, Budget, BudgetExhausted
+from selfinstruct.errors import LLMFatalError, SelfInstructError
+from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR, Budget, BudgetExhausted, StopFlag
 from selfinstruct.llm.cache import ResponseCache, cache_key
 from selfinstruct.llm.calllog import CallLog
-from selfinstruct.llm.cost import call_cost
+from selfinstruct.llm.cost import call_cost, estimate_cost, price_known
 from selfinstruct.llm.litellm_import import import_litellm
-from selfinstruct.llm.retry import WaitHonouringRetryAfter, is_retryable
+from selfinstruct.llm.retry import (FATAL_ERRORS, WaitHonouringRetryAfter, client_side_failure, error_kind,
+                                    got_http_reply, is_retryable, retry_after_header, retry_after_seconds,
+                                    transport_failure)
 from selfinstruct.llm.router import ROUTER_GROUP, build_router, in_flight_limit
 from selfinstruct.secrets import redact
 
 log = logging.getLogger(__name__)
 
-_FATAL_ERRORS = ("AuthenticationError", "PermissionDeniedError", "NotFoundError")
+# The worst case of a prompt's tokens: LiteLLM's count (tiktoken for most models) times this, plus
+# the slack, covers providers whose tokenizers count more (and the chat format's few extra tokens).
+PROMPT_TOKEN_MARGIN = 1.25
+PROMPT_TOKEN_SLACK = 32
+
+
+class CircuitBreaker:
+    """Counts consecutive attempts that got no reply at all; trips at ``limit`` while nothing ever replied.
+
+    Once any reply has come (even an error status), the server exists: later outages are retried
+    with backoff as usual, so a provider that goes down for a while does not stop the run.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.consecutive = 0
+        self.ever_replied = False
+
+    def replied(self) -> None:
+        self.ever_replied = True
+        self.consecutive = 0
+
+    def failed(self) -> bool:
+        """Count one attempt without a reply; True when the run should stop."""
+        self.consecutive += 1
+        return not self.ever_replied and self.consecutive >= self.limit
 
 
 @dataclass
@@ -71,6 +98,15 @@ class Completion:
         if not self.text.strip():
             return "empty"
         return "truncated" if self.truncated else "ok"
+
+
+@dataclass
+class RequestTrace:
+    """What one request went through, kept by the caller even when the request ends in a fatal error."""
+
+    retries: list[str]
+    attempts: int = 0
+    error: str | None = None
 
 
 @dataclass
@@ -170,7 +206,11 @@ class LLMClient:
         self._samples: Counter = Counter()
         self.budget = budget or Budget()
         self._call_log = call_log or CallLog(None)
-        self._stop = stop  # a StopFlag: set by SIGINT/SIGTERM, no new request is sent after it
+        self._stop: StopFlag = stop if stop is not None else StopFlag()  # set by SIGINT/SIGTERM: send nothing new
+        self._priced = price_known(self._litellm, model)
+        self._breaker = CircuitBreaker(getattr(model, "breaker_attempts", 5))
+        self._max_retry_after = float(getattr(model, "max_retry_after_s", 120.0))
+        self._fatal: LLMFatalError | None = None  # set by the first error no retry can fix: nothing more is sent
         # with a Router, the first retries go straight to another deployment (failover), then back off
         failover = len(model.deployments) - 1 if self._router is not None else 0
         self._wait = WaitHonouringRetryAfter(model.retry_base_s, model.retry_max_s, immediate_retries=failover)
@@ -183,8 +223,13 @@ class LLMClient:
         return self.interrupted or self.budget.exhausted_reason
 
     @property
+    def priced(self) -> bool:
+        """Whether this model's requests have a known price (else costs are unknown, not $0)."""
+        return self._priced
+
+    @property
     def interrupted(self) -> str | None:
-        return self._stop.reason if self._stop is not None else None
+        return self._stop.reason
 
     def stage_usage(self, stage: str) -> Usage:
         return self.usage_by_stage.setdefault(stage, Usage())
@@ -196,17 +241,27 @@ class LLMClient:
         self._samples[base_key] += 1
         key = base_key if sample_index == 0 else cache_key(self._cache_model, messages, sampling, sample_index)
         retries: list[str] = []
-        cached = self._cache.get(key) if self._cache else None
+        cached = self._cache_get(key)
         if cached is not None:
             completion = Completion(**cached, cache_hit=True)
         else:
             async with self._semaphore:
-                completion = await self._send(messages, sampling, retries)
-            if completion.ok and self._cache:
-                self._cache.put(key, self.model.name, self._cacheable(completion))
-        self.budget.spend(None if completion.cache_hit else completion.cost_usd)
+                trace = RequestTrace(retries)
+                try:
+                    completion = await self._send(messages, sampling, trace)
+                except LLMFatalError:
+                    if trace.attempts:  # a request that met the fatal error was sent: it is logged too
+                        self._log_call(stage, messages, Completion(error=trace.error, attempts=trace.attempts),
+                                       retries)
+                    raise
+            if completion.ok:
+                self._cache_put(key, completion)
         for usage in (self.usage, self.stage_usage(stage)):
             usage.record(completion, retries)
+        self._log_call(stage, messages, completion, retries)
+        return completion
+
+    def _log_call(self, stage: str, messages: list[dict[str, str]], completion: Completion, retries: list[str]) -> None:
         self._call_log.write(
             {"t": round(time.time(), 3), "stage": stage, "model": self.model.name,
              "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
@@ -217,10 +272,32 @@ class LLMClient:
                if self._router is not None else {}),
             messages, completion.text,
         )
-        return completion
 
     def close(self) -> None:
-        self._call_log.flush()
+        self._call_log.close()
+        self.budget.ledger.close()
+
+    def _cache_get(self, key: str) -> dict[str, Any] | None:
+        if self._cache is None:
+            return None
+        try:
+            return self._cache.get(key)
+        except Exception as exc:  # noqa: BLE001 - the cache is only a saving
+            self._cache_failed(exc)
+            return None
+
+    def _cache_put(self, key: str, completion: Completion) -> None:
+        if self._cache is None:
+            return
+        try:
+            self._cache.put(key, self.model.name, self._cacheable(completion))
+        except Exception as exc:  # noqa: BLE001 - a full disk under cache.dir must not stop the run
+            self._cache_failed(exc)
+
+    def _cache_failed(self, exc: Exception) -> None:
+        log.warning("response cache %s failed (%s); going on without it (replies are not cached "
+                    "for the rest of this run)", self._cache.path if self._cache else "", " ".join(str(exc).split()))
+        self._cache = None
 
     @staticmethod
     def _cacheable(completion: Completion) -> dict[str, Any]:
@@ -248,22 +325,25 @@ class LLMClient:
             estimate = len(json.dumps(messages)) // 4 + int(sampling.get("max_tokens") or 0)
             await self._tpm.acquire(min(max(estimate, 1), self.model.tpm or 1))
 
-    async def _send(self, messages: list[dict[str, str]], sampling: dict[str, Any], retries: list[str]) -> Completion:
+    async def _send(self, messages: list[dict[str, str]], sampling: dict[str, Any], trace: RequestTrace) -> Completion:
+        retries = trace.retries
         kwargs = self._kwargs(messages, sampling)
         started = time.perf_counter()
         attempts = 0
         failed_deployments: list[str] = []
         send = self._router.acompletion if self._router is not None else self._litellm.acompletion
+        worst_usd = self._worst_case_cost(messages, sampling)
 
         def note_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            retries.append(type(exc).__name__)
+            retries.append(error_kind(exc) if exc is not None else "unknown")
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.model.max_retries + 1),
             wait=self._wait,
             retry=retry_if_exception(is_retryable),
             before_sleep=note_retry,
+            sleep=self._stop.sleep,
             reraise=True,
         )
         try:
@@ -271,19 +351,37 @@ class LLMClient:
                 with attempt:
                     if self.interrupted:
                         raise BudgetExhausted(self.interrupted)
-                    self.budget.take_request()
-                    await self._throttle(messages, sampling)
+                    if self._fatal is not None:  # another request already found what dooms them all
+                        raise self._fatal
+                    ticket = await self.budget.reserve(worst_usd, self._stop)
+                    try:
+                        await self._until_stopped(self._throttle(messages, sampling))
+                    except BudgetExhausted:
+                        self.budget.settle(ticket, 0.0, sent=False)
+                        raise
                     attempts += 1
                     try:
                         response = await send(**kwargs)
                     except Exception as exc:
+                        # an error reply costs nothing; a timeout or a broken reply may have been billed
+                        self.budget.settle(ticket, 0.0 if got_http_reply(exc) or transport_failure(exc) else None)
                         if self._router is not None:
                             failed_deployments.append(str(getattr(exc, "failed_deployment_id", None) or "unknown"))
+                        try:
+                            self._check_fatal(exc, failed_deployments[-1] if failed_deployments else None)
+                        except LLMFatalError as fatal:
+                            trace.attempts, trace.error = attempts, error_kind(exc)
+                            self._fatal = self._fatal or fatal
+                            raise self._fatal from None
                         raise
+                    self._breaker.replied()
+                    self.budget.settle(ticket, self._response_cost(response))
         except BudgetExhausted:  # the budget is spent or the run was interrupted: nothing was sent
             error = INTERRUPTED_ERROR if self.interrupted else BUDGET_ERROR
             completion = Completion(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
-        except Exception as exc:  # every provider error is data about this request
+        except SelfInstructError:
+            raise
+        except Exception as exc:  # every other provider error is data about this request
             completion = self._failed(exc, time.perf_counter() - started, attempts)
         else:
             completion = self._succeeded(response, time.perf_counter() - started, attempts)
@@ -293,12 +391,91 @@ class LLMClient:
         completion.failed_deployments = failed_deployments
         return completion
 
-    def _failed(self, exc: Exception, latency: float, attempts: int) -> Completion:
+    async def _until_stopped(self, awaitable: Any) -> None:
+        """Await a wait of ours (rate limits), but give up at once when the run is interrupted."""
+        if self._stop is None:
+            await awaitable
+            return
+        task = asyncio.ensure_future(awaitable)
+        stopped = asyncio.ensure_future(self._stop.sleep(3600 * 24))
+        done, _ = await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            stopped.cancel()
+            task.result()
+            return
+        task.cancel()
+        raise BudgetExhausted(self.interrupted or "interrupted")
+
+    def _where(self, deployment: str | None = None) -> str:
+        """The config key and value that say where requests go, for error messages."""
+        if self._router is not None:
+            return f"model.deployments ({deployment})" if deployment else "model.deployments"
+        if self.api_base and not self.model.loopback.enabled:
+            return f"model.api_base={self.api_base}"
+        return f"model.name={self.model.name}"
+
+    def _check_fatal(self, exc: Exception, deployment: str | None) -> None:
+        """Raise LLMFatalError for what no retry can fix: the run stops now, with the provider's words."""
+        message = redact(" ".join(str(exc).split())[:400] or type(exc).__name__)
         kind = type(exc).__name__
-        message = redact(str(exc).splitlines()[0] if str(exc) else kind)
-        if kind in _FATAL_ERRORS:
-            raise LLMFatalError(f"model.name={self.model.name}: the provider refused the request: {message}")
-        log.warning("request failed after %d attempt(s) (%s): %s", attempts, kind, message[:300])
+        no_reply = transport_failure(exc)
+        if no_reply is None:
+            self._breaker.replied()
+        elif self._breaker.failed() and self._router is None:
+            raise LLMFatalError(
+                f"{self._where()}: no reply from the server in {self._breaker.consecutive} attempts "
+                f"({redact(no_reply)}); is it running and reachable? (model.breaker_attempts={self._breaker.limit})")
+        elif self._breaker.failed():
+            raise LLMFatalError(
+                f"model.deployments: no deployment replied in {self._breaker.consecutive} attempts "
+                f"(last: {deployment}: {redact(no_reply)}); are they running and reachable?")
+        client_side = client_side_failure(exc)
+        if client_side:
+            raise LLMFatalError(f"{self._where(deployment)}: the request could not be sent: {redact(client_side)}")
+        if kind in FATAL_ERRORS:
+            raise LLMFatalError(f"{self._where(deployment)}: the provider refused the request ({kind}): {message}")
+        waited = retry_after_seconds(exc)
+        if waited is not None and waited > self._max_retry_after:
+            raise LLMFatalError(
+                f"{self._where(deployment)}: the provider asked to wait {retry_after_header(exc)} s before retrying "
+                f"(Retry-After), more than model.max_retry_after_s={self._max_retry_after:g}; "
+                f"rerun the same command later to resume")
+
+    def _worst_case_cost(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> float | None:
+        """What this attempt can cost at most: prompt tokens as LiteLLM counts them plus a margin for
+        tokenizers that count more, plus max_tokens, at the model's prices; None when unpriced."""
+        if not self._priced:
+            return None
+        max_tokens = sampling.get("max_tokens") or sampling.get("max_completion_tokens")
+        if not max_tokens:
+            max_tokens = self._model_max_output_tokens()
+        try:
+            prompt_tokens = int(self._litellm.token_counter(model=self.model.name, messages=messages))
+        except Exception:  # an unknown tokenizer: a generous count from the characters
+            prompt_tokens = len(json.dumps(messages)) // 2
+        prompt_tokens = int(prompt_tokens * PROMPT_TOKEN_MARGIN) + PROMPT_TOKEN_SLACK
+        return estimate_cost(self._litellm, self.model, prompt_tokens, int(max_tokens))
+
+    def _model_max_output_tokens(self) -> int:
+        try:
+            value = self._litellm.get_max_tokens(self.model.name)
+        except Exception:
+            value = None
+        if not value:
+            raise LLMFatalError("budget.max_usd: the prompt sets no max_tokens and the model's longest reply "
+                                "is not known, so no request can be bounded; set prompts.*.sampling.max_tokens")
+        return int(value)
+
+    def _response_cost(self, response: Any) -> float | None:
+        usage = getattr(response, "usage", None)
+        prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+        completion_tokens = getattr(usage, "completion_tokens", 0) or 0
+        return call_cost(self._litellm, self.model, response, prompt_tokens, completion_tokens)
+
+    def _failed(self, exc: Exception, latency: float, attempts: int) -> Completion:
+        kind = error_kind(exc)
+        message = redact(" ".join(str(exc).split())[:300] or kind)
+        log.warning("request failed after %d attempt(s) (%s): %s", attempts, kind, message)
         return Completion(error=kind, latency_s=latency, attempts=attempts)
 
     def _succeeded(self, response: Any, latency: float, attempts: int) -> Completion:
@@ -323,4 +500,12 @@ class LLMClient:
 
 
 def open_cache(enabled: bool, directory: str) -> ResponseCache | None:
-    return ResponseCache(Path(directory)) if enabled else None
+    """The response cache, or None (disabled, or it cannot be opened: a warning, and the run goes on)."""
+    if not enabled:
+        return None
+    try:
+        return ResponseCache(Path(directory))
+    except Exception as exc:  # noqa: BLE001 - sqlite3.Error or OSError: the cache is only a saving
+        log.warning("response cache in %s cannot be used (%s); going on without it (cache.dir)",
+                    directory, " ".join(str(exc).split()))
+        return None

@@ -35,3 +35,8 @@ def estimate_cost(litellm: Any, model: ModelConfig, prompt_tokens: int, completi
     except Exception:
         return None
     return float(prompt_usd) + float(completion_usd)
+
+
+def price_known(litellm: Any, model: ModelConfig) -> bool:
+    """Whether a request's cost can be computed: prices set in config, or the model in LiteLLM's table."""
+    return configured_prices(model) is not None or estimate_cost(litellm, model, 1, 1) is not None

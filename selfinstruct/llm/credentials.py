@@ -7,6 +7,7 @@ import os
 from selfinstruct.config import ModelConfig
 from selfinstruct.errors import CredentialsError
 from selfinstruct.llm.litellm_import import import_litellm
+from selfinstruct.secrets import register_secret
 
 
 def key_from_env(variable: str | None, where: str) -> str | None:
@@ -16,6 +17,7 @@ def key_from_env(variable: str | None, where: str) -> str | None:
     value = os.environ.get(variable)
     if not value:
         raise CredentialsError(f"{where} names {variable}, which is not set: export {variable}=...")
+    register_secret(value)  # masked wherever text leaves the process, whatever the variable's name
     return value
 
 

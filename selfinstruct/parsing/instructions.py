@@ -16,7 +16,11 @@ _CHATTER = re.compile(
     r"^\s*(?:sure|certainly|of course|okay|ok|absolutely|great|here (?:are|is)|below (?:are|is))\b",
     re.IGNORECASE,
 )
-_MARKDOWN_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
+# Markdown bold that wraps a whole item ("**Write a poem.**") or a leading label or word ("**Task:** Write
+# ...", "**Suggest** a name ...") is list formatting; anywhere else ``**`` and ``__`` are the instruction's
+# own text ("(2**3)**2", "call **update()** first", "fill in the _____") and are kept as written.
+_WHOLE_EMPHASIS = re.compile(r"^(\*\*|__)(?=\S)((?:(?!\1).)*?[^*_\s](?:(?!\1).)*?)(?<=\S)\1$")
+_LEADING_BOLD = re.compile(r"^\*\*(?=[^\s*])([^*]*?[^*_\s][^*]*?)(?<=\S)\*\*(?=[\s.,:;!?]|$)")
 
 
 def collapse_whitespace(text: str) -> str:
@@ -36,7 +40,10 @@ def _is_chatter(line: str) -> bool:
 
 
 def _clean_item(text: str) -> str:
-    text = _MARKDOWN_EMPHASIS.sub(r"\2", collapse_whitespace(text))
+    """The item as the model wrote it: whitespace collapsed, list-formatting bold and enclosing quotes removed."""
+    text = collapse_whitespace(text)
+    whole = _WHOLE_EMPHASIS.match(text)
+    text = whole.group(2) if whole else _LEADING_BOLD.sub(r"\1", text, count=1)
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
         text = text[1:-1].strip()
     return text

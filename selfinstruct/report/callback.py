@@ -27,7 +27,7 @@ def failed_jobs(sweep_dir: Path) -> list[tuple[Path, str]]:
     failed = []
     for job in job_dirs(sweep_dir):
         record = job / "run.json"
-        if not record.is_file():  # stopped before it started (a bad config or seed file)
+        if not record.is_file():  # refused before it started (a bad config or seed file)
             failed.append((job, f"see {job / 'selfinstruct.log'}"))
             continue
         try:

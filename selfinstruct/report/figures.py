@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,6 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from selfinstruct.data import reporting_disk_full, temp_file_for  # noqa: E402
+
 DPI = 120
 _BLUE = "#4C72B0"
 _ORANGE = "#DD8452"
@@ -25,16 +26,21 @@ _OBJECT_COLOURS = ("#4C72B0", "#55A868", "#8172B3", "#CCB974")
 
 
 def _save(fig: Any, path: Path) -> Path:
-    """Write the PNG whole via a rename, then free the figure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
+    """Write the PNG whole via a rename (a temporary file named as data.write_text_atomic names its own,
+    with the user's umask), then free the figure; a full disk raises DiskFullError naming ``path``."""
     try:
-        fig.savefig(tmp, dpi=DPI, bbox_inches="tight", format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with reporting_disk_full(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = temp_file_for(path)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    fig.savefig(handle, dpi=DPI, bbox_inches="tight", format="png")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
     finally:
         plt.close(fig)
     return path

@@ -22,6 +22,7 @@ INSTANCES = "instances.jsonl"
 ALPACA = "finetune/alpaca.json"
 METRICS = "metrics.json"
 LLM_CALLS = "llm_calls.jsonl"
+RUN_RECORD = "run.json"  # one entry per invocation on the directory (selfinstruct.runrecord)
 CONFIG = ".hydra/config.yaml"
 OVERRIDES = ".hydra/overrides.yaml"
 HYDRA = ".hydra/hydra.yaml"
@@ -62,11 +63,19 @@ class RunFiles:
     alpaca: list[dict[str, Any]] | None = None
     metrics: dict[str, Any] | None = None
     llm_calls: list[dict[str, Any]] | None = None
+    run_record: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
     overrides: list[str] | None = None
     hydra_cwd: str | None = None
     missing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    live: bool = False  # read by the report stage while its invocation is still running
+
+    @property
+    def invocations(self) -> list[dict[str, Any]] | None:
+        """run.json's invocations, oldest first (None without a readable run.json)."""
+        entries = (self.run_record or {}).get("invocations")
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else None
 
     @property
     def m(self) -> dict[str, Any]:
@@ -131,6 +140,8 @@ def load_run(run_dir: Path) -> RunFiles:
     metrics = json_file(METRICS)
     files.metrics = metrics if isinstance(metrics, dict) else None
     files.llm_calls = jsonl(LLM_CALLS)
+    record = json_file(RUN_RECORD)
+    files.run_record = record if isinstance(record, dict) else None
     for name in (CONFIG, OVERRIDES, HYDRA):
         path = run_dir / name
         if not path.is_file():

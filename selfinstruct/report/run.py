@@ -60,7 +60,9 @@ _MISSING_EFFECT = {
     "finetune/alpaca.json": "no statistics of the cleaned fine-tuning data (the finetune stage writes it "
                             "when export.formats has alpaca)",
     "metrics.json": "no requests, tokens, cost or drop counts",
-    "llm_calls.jsonl": "no per-call outcomes or latencies (written when a stage sends requests)",
+    "llm_calls.jsonl": "requests, tokens and cost are metrics.json's, which covers only the last invocation; "
+                       "no per-call outcomes or latencies (written when a stage sends requests)",
+    "run.json": "the run's invocations are unknown: the wall time is metrics.json's (the last invocation)",
     ".hydra/config.yaml": "the run's seeds and filter settings are unknown: the bundled seeds and defaults are used",
     ".hydra/overrides.yaml": "the run's command-line overrides are unknown",
 }
@@ -99,6 +101,7 @@ def build_report(run_dir: Path, *, seeds: Sequence[Task] | None = None,
     files = load_run(run_dir)
     if metrics is not None:
         files.metrics = metrics
+        files.live = True  # the report stage, while its invocation still runs
         if "metrics.json" in files.missing:
             files.missing.remove("metrics.json")
     if seeds is None:
@@ -165,11 +168,39 @@ def table1_text(report: RunReport) -> str:
         lines.append(f"mean ROUGE-L vs nearest seed: {fmt_float(sim.mean_seed, 3)}; "
                      f"nearest generated neighbour > {NEAR_THRESHOLD}: {fmt_share(sim.share_neighbour_above())}")
     if report.usage is not None:
-        total = report.usage.total
-        lines.append(f"requests: {fmt_int(total.requests) if total else '–'}; cost: "
+        us = report.usage
+        total = us.total
+        scope = "every invocation" if us.all_invocations else "last invocation only, from metrics.json"
+        lines.append(f"requests ({scope}): {fmt_int(total.requests) if total else '–'}; cost: "
                      f"{fmt_usd(total.cost_usd) if total else 'unknown'}; per 1,000 accepted: "
-                     f"{fmt_usd(report.usage.cost_per_1000)}")
+                     f"{cost_per_1000_text(us)}")
+        if not us.cost_known:
+            lines.append(COST_UNKNOWN)
     return "\n".join(lines)
+
+
+COST_UNKNOWN = ("cost unknown: the model's price is not known; set model.input_cost_per_token / "
+                "model.output_cost_per_token")
+
+
+def cost_per_1000_text(us: Usage) -> str:
+    """'unknown' when the cost is; '–' when nothing was accepted to divide by."""
+    if us.partial:
+        return f"unknown (metrics.json covers only the last of {us.invocations} invocations)"
+    if not us.cost_known:
+        return "unknown"
+    return fmt_usd(us.cost_per_1000) if us.cost_per_1000 is not None else "–"
+
+
+def _usage_scope(us: Usage) -> str:
+    """Which invocations the numbers cover, and where they come from."""
+    if us.all_invocations:
+        runs = ("" if us.invocations is None else
+                f" ({us.invocations} invocation{'s' if us.invocations != 1 else ''} in run.json)")
+        return (f"Totals over every invocation of this run{runs} from llm_calls.jsonl, one line per request "
+                f"({us.calls:,} lines).")
+    return ("From metrics.json, which describes only the **last invocation** of this run: there is no "
+            "llm_calls.jsonl to total every invocation from.")
 
 
 # ---------------------------------------------------------------- report.md
@@ -266,6 +297,7 @@ def _sections(report: RunReport) -> list[str]:
     if us is None:
         out.append("No metrics.json usage sections and no llm_calls.jsonl.")
     else:
+        out.append(_usage_scope(us))
         rows = []
         for r in us.rows + ([us.total] if us.total else []):
             label = f"**{r.stage}**" if r is us.total else r.stage
@@ -277,8 +309,11 @@ def _sections(report: RunReport) -> list[str]:
                                  "completion tokens", "cost", "retries", "failed", "truncated", "wall time"], rows))
         facts = [
             f"accepted instructions: {fmt_int(us.accepted)}",
-            f"cost per 1,000 accepted instructions (all stages): {fmt_usd(us.cost_per_1000)}",
-            f"wall time: {fmt_seconds(us.wall_s)}",
+            f"cost (all stages): {fmt_usd(us.total.cost_usd) if us.total else 'unknown'}"
+            + (" in the last invocation; the whole run's is unknown" if us.partial else ""),
+            f"cost per 1,000 accepted instructions (all stages): {cost_per_1000_text(us)}",
+            f"wall time: {fmt_seconds(us.wall_s)}" + (f" ({us.wall_note}; per-stage wall times are left out)"
+                                                       if us.wall_note else ""),
             f"retries by kind: {fmt_counts(us.retries_by_kind)}",
             f"failed requests by kind: {fmt_counts(us.failed_by_kind)}",
         ]
@@ -293,9 +328,10 @@ def _sections(report: RunReport) -> list[str]:
                        else "every call was served by the cache")
             facts.append(f"llm_calls.jsonl: {us.calls:,} calls; outcomes: {fmt_counts(us.outcomes)}; {latency}")
         facts += report.notes
-        if us.total is not None and us.total.cost_usd is None:
-            facts.append("cost is unknown: the model's price is not in LiteLLM's table (set "
-                         "model.input_cost_per_token and model.output_cost_per_token)")
+        if not us.cost_known:
+            detail = (f" ({us.unpriced:,} of the {us.paid:,} requests the model answered have no price)"
+                      if us.paid is not None else "")
+            facts.append(f"**{COST_UNKNOWN}**{detail}")
         out.append("\n".join(f"- {f}" for f in facts))
 
     # similarity

@@ -24,7 +24,9 @@ def job_dirs(path: Path) -> list[Path]:
     """Hydra's numbered job directories under a sweep directory, in job order."""
     if not path.is_dir():
         return []
-    jobs = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit() and (p / ".hydra").is_dir()]
+    # a job refused before it started has only its log (selfinstruct writes .hydra/ once a job runs)
+    jobs = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit()
+            and any((p / marker).exists() for marker in (".hydra", "run.json", "selfinstruct.log"))]
     return sorted(jobs, key=lambda p: int(p.name))
 
 
@@ -45,7 +47,7 @@ class SweepRow:
     rejection_share: float | None
     instances: int | None
     examples: int | None
-    cost_usd: float | None
+    cost_usd: float | None  # None: unknown (a price is missing, or no usage record)
     cost_per_1000: float | None
     mean_seed_rouge: float | None
     neighbour_above: float | None
@@ -68,9 +70,8 @@ def sweep_row(job: str, report: RunReport) -> SweepRow:
     instances = _num(inst.get("instances"))
     if instances is None and report.generated is not None:
         instances = report.generated.instances
-    llm = m.get("llm") if isinstance(m.get("llm"), dict) else {}
-    cost = _num(llm.get("cost_usd")) if llm else (report.usage.total.cost_usd
-                                                   if report.usage and report.usage.total else None)
+    # over every invocation of the job (llm_calls.jsonl), else metrics.json's; None: unknown
+    cost = report.usage.run_cost if report.usage else None
     fin = m.get("finetune") or {}
     stopped = m.get("stopped")
     if report.files.metrics is None:
@@ -112,11 +113,18 @@ HEADERS = ["job", "overrides", "accepted", "rejection share", "instances", "fine
 ALIGN = "llrrrrrrrl"
 
 
+def _cost_cell(row: SweepRow) -> str:
+    """Cost per 1,000 accepted: 'unknown' when the job's cost is, '–' when it accepted nothing."""
+    if row.cost_usd is None:
+        return "unknown"
+    return fmt_usd(row.cost_per_1000) if row.cost_per_1000 is not None else "–"
+
+
 def _cells(row: SweepRow, own: list[str], markdown: bool) -> list[str]:
     overrides = " ".join(f"`{o}`" if markdown else o for o in own) or "(none)"
     job = f"[{row.job}]({row.job}/{REPORT_FILE})" if markdown else row.job
     return [job, overrides, fmt_int(row.accepted), fmt_share(row.rejection_share), fmt_int(row.instances),
-            fmt_int(row.examples), fmt_usd(row.cost_per_1000), fmt_float(row.mean_seed_rouge, 3),
+            fmt_int(row.examples), _cost_cell(row), fmt_float(row.mean_seed_rouge, 3),
             fmt_share(row.neighbour_above), row.status]
 
 
@@ -150,7 +158,10 @@ def render_sweep(sweep_dir: Path, rows: list[SweepRow], figure: Path | None) -> 
     parts.append("\n".join([
         "- accepted, rejection share (rejected / (accepted + rejected) candidates) and instances: the job's "
         "metrics.json (`bootstrap.accepted`, `bootstrap.rejected_total`, `instances.instances`)",
-        "- fine-tuning examples: `finetune.examples_out`; cost / 1,000 accepted: `llm.cost_usd` / accepted x 1,000",
+        "- fine-tuning examples: `finetune.examples_out`; cost / 1,000 accepted: the job's cost over every "
+        "invocation (summed from its llm_calls.jsonl; metrics.json's `llm.cost_usd` where that file is missing) / "
+        "accepted x 1,000; *unknown* where a request has no price (set model.input_cost_per_token / "
+        "model.output_cost_per_token)",
         "- mean nearest-seed ROUGE-L: each accepted instruction's ROUGE-L F with its most similar seed, averaged; "
         f"nearest neighbour > {NEAR_THRESHOLD}: share of instructions whose most similar other accepted "
         "instruction scores above it",

@@ -42,6 +42,7 @@ _ASSUMED_YIELD = 3.0  # accepted instructions per request before any has been me
 _ASSUMED_ALPACA_YIELD = 10.0  # of an Alpaca-style reply's up to 16 new tasks
 _TYPICAL_LIST_TOKENS = 160  # a reply of about 7 numbered instructions
 _TYPICAL_ALPACA_TOKENS = 1500  # about 16 tasks with input and output
+MAX_FAILED_ROUNDS = 3  # rounds in a row in which every request failed after its retries: the provider is down
 
 
 def accepted_record(index: int, text: str, round_no: int, verdict: Verdict, id_prefix: str = "") -> dict[str, Any]:
@@ -105,6 +106,13 @@ class BootstrapStage(Stage):
         self.system = prompt.system
         self.sampling: dict[str, Any] = to_plain(prompt.sampling)
         self.variables: dict[str, Any] = to_plain(prompt.variables)
+        # render once with seed demonstrations, as _build_prompt will: a template error fails here, before any request
+        sample = ctx.seeds[: self.num_demos]
+        if self.reply_format == "numbered_list":
+            sample_demos: list[Any] = [clean_demo(t.instruction) for t in sample]
+        else:
+            sample_demos = [{"instruction": clean_demo(t.instruction), **asdict(t.instances[0])} for t in sample]
+        self.template.check(demos=sample_demos, next_number=len(sample_demos) + 1, **self.variables)
         self.filters: dict[str, InstructionFilter] = build_filters(ctx.cfg.filters)
         # a shard draws its own demonstrations (its own random stream) and names its ids apart
         shard, count = shard_of(ctx.cfg)
@@ -140,7 +148,7 @@ class BootstrapStage(Stage):
             log.info("bootstrap: resuming after round %d with %d accepted instructions", round_no - 1, len(accepted))
 
         stats = RoundStats()
-        stalled = 0
+        stalled = failed_rounds = 0
         progress = StageProgress(self.name, target, done=min(len(accepted), target), unit="instruction")
         while len(accepted) < target and not ctx.llm.stopped_reason:
             n_requests = self._plan_requests(target - len(accepted), ledger, schedule.requests_per_round)
@@ -203,7 +211,18 @@ class BootstrapStage(Stage):
                 round_no, n_requests, len(new_accepted), len(accepted), target, len(new_rejected),
             )
             progress.update(len(accepted), ctx.llm)
-            stalled = 0 if new_accepted or ctx.llm.stopped_reason else stalled + 1
+            if new_accepted or ctx.llm.stopped_reason:
+                stalled = failed_rounds = 0
+            else:
+                stalled += 1
+                # a round in which no reply arrived says nothing about the filters
+                failed_rounds = failed_rounds + 1 if not any(c.ok for c in completions) else 0
+            if failed_rounds >= MAX_FAILED_ROUNDS:
+                failures = ", ".join(f"{kind} x{count}" for kind, count in stats.failed.most_common())
+                raise SelfInstructError(
+                    f"bootstrap: every request of the last {failed_rounds} rounds failed after its retries "
+                    f"({failures}; see llm_calls.jsonl and selfinstruct.log); the provider is not answering: "
+                    f"rerun the same command later to resume")
             if stalled >= schedule.max_stalled_rounds:
                 raise SelfInstructError(
                     f"bootstrap: no instruction accepted in {stalled} rounds in a row "

@@ -42,6 +42,8 @@ class ClassifyStage(Stage):
         self.system = prompt.system
         self.sampling: dict[str, Any] = to_plain(prompt.sampling)
         self.variables: dict[str, Any] = to_plain(prompt.variables)
+        # render once as _request will: a template error fails here, before any request
+        self.template.check(demos=self.demos, instruction=ctx.seeds[0].instruction, **self.variables)
 
     def _request(self, record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
         content = self.template.render(demos=self.demos, instruction=record["instruction"], **self.variables)

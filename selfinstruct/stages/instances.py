@@ -71,6 +71,10 @@ class InstancesStage(Stage):
         self.max_instances = ctx.cfg.schedule.max_instances_per_task
         if self.max_instances < 1:
             raise SelfInstructError("schedule.max_instances_per_task: must be at least 1")
+        # render each template once as _Prompt.request will: a template error fails here, before any request
+        labelled = [t for t in ctx.seeds if t.is_classification] or ctx.seeds
+        for prompt, sample in ((self.input_first, ctx.seeds[0]), (self.output_first, labelled[0])):
+            prompt.template.check(demos=prompt.demos, instruction=sample.instruction, **prompt.variables)
 
     def plan(self, ctx: RunContext) -> StagePlan | None:
         if not self.enabled:

@@ -5,7 +5,9 @@ other.  The merge streams every input's committed instructions, inputs in the or
 Hydra sweep directory stands for its jobs in job order), through the run's filters with the
 seeds and every earlier kept instruction as the pool: the paper's greedy rule, exact (the ROUGE-L
 index), deterministic.  Kept tasks are renumbered; what the inputs already know about them
-(classify answers, instances) comes along, so the later stages only do what is missing.
+(classify answers, instances) comes along, so the later stages only do what is missing.  A merge
+rerun on its own directory also keeps what that directory's later stages found for every task it
+keeps again (same instruction text), as any other stage resumes; instructions.jsonl is the same.
 """
 
 from __future__ import annotations
@@ -65,6 +67,23 @@ def committed_instructions(run: Path) -> list[dict[str, Any]]:
     return [r for r in records if r.get("round", 0) <= last]
 
 
+def own_results(run_dir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Classify answers and instances this run directory already has, by instruction text.
+
+    Classify answers name only an id, read through instructions.jsonl; instances name their text.  If
+    the two disagree about an id, a merge was cut off between rewriting them: the answers cannot be
+    placed and are asked again (instances, which carry their text, are kept either way).
+    """
+    texts = {r["id"]: r["instruction"] for r in read_jsonl(run_dir / INSTRUCTIONS_FILE)}
+    tasks = {r["instruction"]: r for r in read_jsonl(run_dir / INSTANCES_FILE) if isinstance(r.get("instruction"), str)}
+    if any(texts.get(t["id"], text) != text for text, t in tasks.items()):
+        log.warning("merge: %s and %s of %s are out of step (an earlier merge was cut off); its classify "
+                    "answers are asked again", INSTRUCTIONS_FILE, INSTANCES_FILE, run_dir)
+        return {}, tasks
+    answers = {texts[r["id"]]: r for r in read_jsonl(run_dir / CLASSIFY_FILE) if r.get("id") in texts}
+    return answers, tasks
+
+
 class MergeStage(Stage):
     name = "merge"
     needs_llm = False
@@ -83,6 +102,8 @@ class MergeStage(Stage):
         tasks: list[dict[str, Any]] = []
         per_input: list[dict[str, Any]] = []
         reasons: Counter = Counter()
+        own_answers, own_tasks = own_results(ctx.run_dir)  # read before any file here is rewritten
+        kept_answers = kept_tasks = 0
         for run in self.inputs:
             records = committed_instructions(run)
             known_answers = {r["id"]: r for r in read_jsonl(run / CLASSIFY_FILE)}
@@ -104,10 +125,21 @@ class MergeStage(Stage):
                 merged["source"] = source
                 kept.append(merged)
                 kept_here += 1
-                if record["id"] in known_answers:
-                    answers.append({**known_answers[record["id"]], "id": merged["id"]})
-                if record["id"] in known_tasks:
-                    tasks.append({**known_tasks[record["id"]], "id": merged["id"]})
+                # the inputs' answers first (instructions.jsonl says what they say), else this directory's own
+                answer = known_answers.get(record["id"])
+                if answer is None and text in own_answers:
+                    answer = own_answers[text]
+                    kept_answers += 1
+                if answer is not None:
+                    answers.append({**answer, "id": merged["id"]})
+                task = known_tasks.get(record["id"])
+                own = own_tasks.get(text)
+                if task is None and own is not None and (answer is None or
+                                                         own.get("is_classification") == answer["is_classification"]):
+                    task = own  # made for the label this task has now
+                    kept_tasks += 1
+                if task is not None:
+                    tasks.append({**task, "id": merged["id"]})
             per_input.append({"run": str(run), "instructions": len(records), "kept": kept_here})
             log.info("merge: %s: %d of %d kept", run, kept_here, len(records))
 
@@ -125,8 +157,13 @@ class MergeStage(Stage):
             "rejected": dict(reasons),
             "carried_classify_answers": len(answers),
             "carried_instances": len(tasks),
+            "kept_classify_answers": kept_answers,  # of those carried, what this directory already had
+            "kept_instances": kept_tasks,
             "wall_s": round(time.perf_counter() - started, 3),
         })
         ctx.metrics.write()
+        if kept_answers or kept_tasks:
+            log.info("merge: kept %d classify answers and %d tasks' instances %s already had",
+                     kept_answers, kept_tasks, ctx.run_dir)
         log.info("merge: %d instructions from %d runs, %d kept, %d rejected (%s)", sum(i["instructions"] for i in per_input),
                  len(self.inputs), len(kept), len(rejected), dict(reasons) or "none")

@@ -3,7 +3,8 @@
 Real chat models answer the Self-Instruct prompts (bootstrap, classify,
 input-first and output-first instances) and the Alpaca prompt in many shapes,
 produce instructions and instances the filters must reject, and their APIs
-fail with 429s, 500s, timeouts and broken bodies. This server reproduces all of that
+fail with 429s, 500s, timeouts and broken bodies (and, opt-in via --faults,
+401s and 500s that echo the API key, and context-window errors). This server reproduces all of that
 deterministically (given --seed) on 127.0.0.1 using only the standard library,
 so the client's parsing, filtering, retry and caching paths can be tested
 end to end through LiteLLM's real HTTP code.
@@ -25,7 +26,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 from selfinstruct.testing import synthetic
 
 __all__ = [
+    "DEFAULT_FAULTS",
     "FAULT_KINDS",
     "MODEL_ID",
     "RATE_FIELDS",
@@ -55,7 +57,18 @@ __all__ = [
 ]
 
 MODEL_ID = "loopback"
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "timeout", "malformed")
+# Every fault the server can simulate; --faults picks a subset (default: DEFAULT_FAULTS).
+#   429        rate limited, with a Retry-After header (--retry-after-s)
+#   500        internal server error
+#   timeout    the reply is delayed by --slow-s
+#   malformed  a 200 whose JSON body is cut in half
+#   401        invalid key; the message echoes the request's Authorization header, as some providers do
+#   500echo    internal error whose message quotes the Authorization header
+#   context    400 context_length_exceeded, OpenAI's context-window error
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "timeout", "malformed", "401", "500echo", "context")
+DEFAULT_FAULTS: tuple[str, ...] = ("429", "500", "timeout", "malformed")
+CONTEXT_ERROR = ("This model's maximum context length is 8192 tokens. However, your messages resulted in "
+                 "9000 tokens. Please reduce the length of the messages.")
 UNKNOWN_REPLY = "This is the selfinstruct loopback server; it does not recognise this prompt."
 RATE_FIELDS: tuple[str, ...] = (
     "fault_rate", "near_copy_rate", "keyword_rate", "short_rate", "bad_start_rate", "truncate_rate",
@@ -72,7 +85,7 @@ class ServerOptions:
     latency_ms: float = 0.0
     seed: int = 0
     fault_rate: float = 0.0
-    faults: tuple[str, ...] = FAULT_KINDS
+    faults: tuple[str, ...] = DEFAULT_FAULTS
     slow_s: float = 5.0
     retry_after_s: float = 1.0
     near_copy_rate: float = 0.1
@@ -843,8 +856,8 @@ class _Core:
             return None
         return rng.choice(self.options.faults)
 
-    def chat(self, raw: bytes) -> Reply:
-        """Turn a /v1/chat/completions body into a reply plan."""
+    def chat(self, raw: bytes, headers: Mapping[str, str] | None = None) -> Reply:
+        """Turn a /v1/chat/completions body (and the request's headers) into a reply plan."""
         try:
             request = json.loads(raw or b"{}")
             messages = request["messages"]
@@ -862,10 +875,10 @@ class _Core:
                           "invalid_request_error", "stream_not_supported")
         number = self._next_number()
         fault = self._fault_for(number)
-        status = {"429": 429, "500": 500}.get(fault or "", 200)
+        status = _FAULT_STATUS.get(fault or "", 200)
         self._record(status, kind, fault, sha)
-        if fault in ("429", "500"):
-            reply = self._faulted(fault)
+        if fault in _FAULT_STATUS:
+            reply = self._faulted(fault, _authorization(headers))
         else:
             reply = self._completion(request, text, kind, parsed, number)
         if fault == "malformed":
@@ -880,12 +893,21 @@ class _Core:
             first = self._first_budget.setdefault(f"{kind}\0{text}", budget)
         return first is None or budget is None or budget <= first
 
-    def _faulted(self, fault: str) -> Reply:
+    def _faulted(self, fault: str, authorization: str) -> Reply:
+        """The error reply of a fault that answers with an HTTP error status."""
         if fault == "429":
             reply = _error(429, "Rate limit reached for loopback; please retry later.",
                            "rate_limit_error", "rate_limit_exceeded")
             reply.headers["Retry-After"] = _format_seconds(self.options.retry_after_s)
             return reply
+        if fault == "401":
+            return _error(401, f"Invalid credentials: {authorization}", "invalid_request_error",
+                          "invalid_api_key")
+        if fault == "500echo":
+            return _error(500, f"Internal error while handling request with Authorization: {authorization}",
+                          "server_error")
+        if fault == "context":
+            return _error(400, CONTEXT_ERROR, "invalid_request_error", "context_length_exceeded")
         return _error(500, "The loopback server had an internal error (simulated).", "server_error")
 
     def _completion(self, request: dict[str, Any], text: str, kind: str, parsed: Any,
@@ -915,6 +937,21 @@ class _Core:
                       "total_tokens": prompt_tokens + _word_count(content)},
         }
         return Reply(200, _json_bytes(body))
+
+
+# Faults that answer with an error status instead of a (possibly slow or broken) completion.
+_FAULT_STATUS: dict[str, int] = {"429": 429, "500": 500, "401": 401, "500echo": 500, "context": 400}
+
+
+def _authorization(headers: Mapping[str, str] | None) -> str:
+    """The Authorization header exactly as received (case-insensitive lookup)."""
+    if headers is not None:
+        value = headers.get("Authorization")
+        if value is None and isinstance(headers, dict):
+            value = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+        if value is not None:
+            return str(value)
+    return "(no Authorization header)"
 
 
 def _format_seconds(seconds: float) -> str:
@@ -970,7 +1007,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         core = self.server.core
         if path in ("/v1/chat/completions", "/chat/completions"):
-            reply = core.chat(body)
+            reply = core.chat(body, self.headers)
             if reply.delay_s > 0 and core.stopping.wait(reply.delay_s):
                 self.close_connection = True  # shutting down: drop the request
                 return
@@ -1111,7 +1148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=d.latency_ms)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--fault-rate", type=_rate, default=d.fault_rate)
-    p.add_argument("--faults", type=_parse_faults, default=d.faults, help="comma-separated: 429,500,timeout,malformed")
+    p.add_argument("--faults", type=_parse_faults, default=d.faults,
+                   help=f"comma-separated subset of {','.join(FAULT_KINDS)} (default {','.join(DEFAULT_FAULTS)})")
     p.add_argument("--slow-s", type=float, default=d.slow_s, help="delay of a 'timeout' fault")
     p.add_argument("--retry-after-s", type=float, default=d.retry_after_s)
     p.add_argument("--near-copy-rate", type=_rate, default=d.near_copy_rate)
