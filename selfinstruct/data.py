@@ -11,7 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from selfinstruct.secrets import redact
 from selfinstruct.errors import DiskFullError, SeedError, SelfInstructError
@@ -238,9 +238,8 @@ def reporting_disk_full(path: Path) -> Iterator[None]:
     except OSError as exc:
         if exc.errno not in _DISK_FULL_ERRNOS:
             raise
-        detail = "disk quota exceeded; " if exc.errno != errno.ENOSPC else ""
-        error = DiskFullError(path, f"{errno.errorcode[exc.errno]}: {detail}free some space and rerun the same "
-                                    f"command to resume")
+        detail = ": disk quota exceeded" if exc.errno != errno.ENOSPC else ""
+        error = DiskFullError(path, f"{errno.errorcode[exc.errno]}{detail}; free some space")
         error.errno = exc.errno
         raise error from None  # not chained: the CLI prints an error's innermost cause, which would lose the path
 
@@ -349,6 +348,36 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
                 raise
         finally:
             os.close(fd)
+
+
+class LineAppender:
+    """A file kept open for appending one whole line at a time, each flushed to the kernel at once
+    (a killed process loses no written line); fsync on request and at close.  For logs written per
+    request (llm_calls.jsonl, spend.jsonl), where reopening the file for each line would cost more."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    def write(self, line: str, sync: bool = False) -> None:
+        with reporting_disk_full(self.path):
+            if self._handle is None:
+                self._handle = self.path.open("a", encoding="utf-8")
+            self._handle.write(redact(line, key_shapes=False) + "\n")
+            self._handle.flush()
+            if sync:
+                os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if self._handle is None:
+            return
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError:  # a full disk at the very end: what was flushed is in the kernel already
+            pass
+        self._handle.close()
+        self._handle = None
 
 
 def write_text_atomic(path: Path, text: str) -> None:

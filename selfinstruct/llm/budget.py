@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +81,12 @@ class SpendLedger:
     """``spend.jsonl``: one line per reservation and one per settlement, appended as they happen."""
 
     def __init__(self, path: Path | None, invocation: int, sync: bool = False) -> None:
+        from selfinstruct.data import LineAppender
+
         self.path = path
         self.invocation = invocation
         self.sync = sync
-        self._handle: IO[str] | None = None
+        self._out = LineAppender(path) if path is not None else None
 
     def earlier(self) -> SpendTotals:
         """Totals of the invocations before this one (an unsettled reservation counts at its reserved cost)."""
@@ -113,17 +114,8 @@ class SpendLedger:
         return totals
 
     def _write(self, record: dict[str, Any], sync: bool) -> None:
-        if self.path is None:
-            return
-        from selfinstruct.data import reporting_disk_full
-
-        with reporting_disk_full(self.path):
-            if self._handle is None:
-                self._handle = self.path.open("a", encoding="utf-8")
-            self._handle.write(json.dumps(record, separators=(",", ":")) + "\n")
-            self._handle.flush()
-            if sync:
-                os.fsync(self._handle.fileno())
+        if self._out is not None:
+            self._out.write(json.dumps(record, separators=(",", ":")), sync=sync)
 
     def reserve(self, number: int, usd: float | None) -> None:
         """Written before the attempt is sent: from here on the money is at risk."""
@@ -136,14 +128,8 @@ class SpendLedger:
         self._write(record, False)
 
     def close(self) -> None:
-        if self._handle is not None:
-            try:
-                self._handle.flush()
-                os.fsync(self._handle.fileno())
-            except OSError:
-                pass
-            self._handle.close()
-            self._handle = None
+        if self._out is not None:
+            self._out.close()
 
 
 @dataclass

@@ -439,7 +439,7 @@ class LLMClient:
             raise LLMFatalError(
                 f"{self._where(deployment)}: the provider asked to wait {retry_after_header(exc)} s before retrying "
                 f"(Retry-After), more than model.max_retry_after_s={self._max_retry_after:g}; "
-                f"rerun the same command later to resume")
+                f"try again later")
 
     def _worst_case_cost(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> float | None:
         """What this attempt can cost at most: prompt tokens as LiteLLM counts them plus a margin for
