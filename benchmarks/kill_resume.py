@@ -27,7 +27,7 @@ FILES = ["instructions.jsonl", "rejected.jsonl", "rounds.jsonl", "classify.jsonl
 
 
 def server(seed: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "selfinstruct.testing.llm_server", "--port", "0", "--seed", str(seed),
+    proc = subprocess.Popen([sys.executable, "-m", "selfinstruct.simulated", "--port", "0", "--seed", str(seed),
                              "--latency-ms", "40"], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()

@@ -32,7 +32,7 @@ def _prompt(i: int) -> list[dict[str, str]]:
 
 
 def start_server(latency_ms: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "selfinstruct.testing.llm_server", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "selfinstruct.simulated", "--port", "0",
                              "--latency-ms", str(latency_ms)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from selfinstruct.config import CONFIG_DIR
 from selfinstruct.errors import DiskFullError, LLMFatalError, SelfInstructError, one_line
+from selfinstruct.rundir import HYDRA_CONFIG_FILE, HYDRA_HYDRA_FILE, HYDRA_OVERRIDES_FILE
 
 log = logging.getLogger("selfinstruct")
 
@@ -30,6 +31,7 @@ def _app(cfg: DictConfig) -> None:
     from selfinstruct.secrets import install_log_redaction, redact
 
     install_log_redaction()
+    cfg = with_named_stages(cfg, list(HydraConfig.get().overrides.task))
     logging.raiseExceptions = False  # a log line that cannot be written (disk full) is not a traceback
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -110,14 +112,33 @@ class RunLogFile:
             pass
 
 
+def with_named_stages(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """``cfg``, composed again when ``pipeline.stages`` names a stage whose file ``stages/NAME.yaml``
+    (bundled or in a ``--config-dir`` folder) is not among the ``stages`` group's defaults: so a new
+    stage is one YAML file plus ``pipeline.stages=[...,NAME]``.  A name with no file is left for the
+    engine to refuse (``pipeline.stages[i]: unknown stage``)."""
+    stages = cfg.get("stages") or {}
+    missing = [str(n) for n in (cfg.pipeline.stages or []) if n not in stages]
+    if not missing:
+        return cfg
+    from hydra import compose
+    from hydra.errors import HydraException
+
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != "stages"]
+    names = ",".join(dict.fromkeys([*map(str, stages.keys()), *missing]))
+    try:
+        return compose(config_name=HydraConfig.get().job.config_name, overrides=[*kept, f"stages=[{names}]"])
+    except HydraException:
+        return cfg
+
+
 def save_config_record(run_dir: Path, cfg: DictConfig) -> None:
     """.hydra/config.yaml, hydra.yaml and overrides.yaml, as Hydra writes them, once the run is ours."""
     from selfinstruct.data import write_text_atomic
 
-    hydra_dir = run_dir / ".hydra"
-    write_text_atomic(hydra_dir / "config.yaml", OmegaConf.to_yaml(cfg))
-    write_text_atomic(hydra_dir / "hydra.yaml", OmegaConf.to_yaml(HydraConfig.instance().cfg))
-    write_text_atomic(hydra_dir / "overrides.yaml", OmegaConf.to_yaml(HydraConfig.get().overrides.task))
+    write_text_atomic(run_dir / HYDRA_CONFIG_FILE, OmegaConf.to_yaml(cfg))
+    write_text_atomic(run_dir / HYDRA_HYDRA_FILE, OmegaConf.to_yaml(HydraConfig.instance().cfg))
+    write_text_atomic(run_dir / HYDRA_OVERRIDES_FILE, OmegaConf.to_yaml(HydraConfig.get().overrides.task))
 
 
 def resume_command(overrides: list[str], run_dir: Path) -> str:

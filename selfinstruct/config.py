@@ -3,6 +3,10 @@
 ``conf/config.yaml`` lists ``base_config`` first in its defaults, so every group file and
 every command-line override is merged into these dataclasses: a wrong type or an unknown
 key fails at composition, naming the key, before any request is sent.
+
+Types only: a value the YAML files give is ``MISSING`` here, so each default is written once (in
+``conf/``).  Stage entries (``stages.NAME``, ``conf/stages/NAME.yaml``) are open mappings: each
+stage's constructor receives and checks its own parameters.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 
 from selfinstruct.resources import bundled_dir
 
@@ -24,7 +28,7 @@ class LoopbackConfig:
     seed: int = 0
     latency_ms: int = 0
     fault_rate: float = 0.0
-    # Any other field of selfinstruct.testing.llm_server.ServerOptions (defect rates, ...).
+    # Any other field of selfinstruct.simulated.ServerOptions (defect rates, ...).
     options: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,7 +70,7 @@ class RouterConfig:
 class ModelConfig:
     """Which LLM, reached through a LiteLLM model string, and how hard to push it."""
 
-    name: str = "openai/gpt-4o-mini"
+    name: str = MISSING
     api_base: Optional[str] = None
     # Name of the environment variable holding the key, when not the provider's usual one.
     # The key itself never goes in the config: configs are saved in the run directory.
@@ -74,7 +78,7 @@ class ModelConfig:
     # Never set: always refused (selfinstruct.config_checks), so Hydra's '+model.api_key' hint
     # never prints a key; it exists only to be a known key that our check refuses by name.
     api_key: Optional[str] = None
-    max_concurrency: int = 16
+    max_concurrency: int = MISSING
     timeout_s: float = 120.0
     # Per-minute limits (optional): requests, and prompt+max completion tokens.
     rpm: Optional[int] = None
@@ -105,63 +109,25 @@ class ModelConfig:
 
 
 @dataclass
-class SamplingConfig:
-    temperature: float = 0.7
-    top_p: float = 0.5
-    presence_penalty: float = 2.0
-    frequency_penalty: float = 0.0
-    max_tokens: int = 1024
-    stop: List[str] = field(default_factory=list)
-
-
-@dataclass
-class PromptStageConfig:
-    """A prompt template file (bundled under prompts/ or a path) and its decoding parameters."""
-
-    template: str = "self_instruct/bootstrap.txt"
-    system: Optional[str] = None
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    # Extra variables handed to the template (e.g. num_tasks for the Alpaca prompt).
-    variables: Dict[str, Any] = field(default_factory=dict)
-    # How the reply is parsed: numbered_list (Self-Instruct) or alpaca_tasks (instruction/input/output blocks).
-    reply_format: str = "numbered_list"
-    # Demonstrations per prompt; null means the schedule's (bootstrap) or the stage's default.
-    num_demos: Optional[int] = None
-    num_machine_demos: Optional[int] = None
-    # Seed-format file the classify/instances demonstrations are drawn from (bundled seeds/ or a path).
-    demos_path: Optional[str] = None
-
-
-@dataclass
-class PromptsConfig:
-    recipe: str = "self_instruct"
-    bootstrap: PromptStageConfig = field(default_factory=PromptStageConfig)
-    # null for recipes whose bootstrap already writes instances (alpaca): the stages are skipped.
-    classify: Optional[PromptStageConfig] = None
-    instances_input_first: Optional[PromptStageConfig] = None
-    instances_output_first: Optional[PromptStageConfig] = None
-
-
-@dataclass
 class ScheduleConfig:
     """How many instructions to reach and how each round is shaped."""
 
-    num_instructions: int = 1000
-    num_demos: int = 8
-    num_machine_demos: int = 2
+    num_instructions: int = MISSING
+    num_demos: int = MISSING
+    num_machine_demos: int = MISSING
     # Upper bound on prompts sent per round; fewer are sent when fewer are needed to reach the target.
-    requests_per_round: int = 16
+    requests_per_round: int = MISSING
     # Stop with an error after this many consecutive rounds that accept nothing.
-    max_stalled_rounds: int = 20
-    max_instances_per_task: int = 5
-    seed: int = 42
+    max_stalled_rounds: int = MISSING
+    max_instances_per_task: int = MISSING
+    seed: int = MISSING
 
 
 @dataclass
 class SeedsConfig:
-    path: str = "seed_tasks.jsonl"
+    path: str = MISSING
     # auto (by content), self_instruct (the original release's JSONL) or alpaca (a JSON list).
-    format: str = "auto"
+    format: str = MISSING
 
 
 @dataclass
@@ -176,22 +142,22 @@ class EncodingTemplates:
 class CleaningConfig:
     """Instance cleaning before export (the paper's rules plus size limits)."""
 
-    max_instances_per_task: int = 5
-    max_field_chars: int = 10000
+    max_instances_per_task: int = MISSING
+    max_field_chars: int = MISSING
 
 
 @dataclass
 class ExportConfig:
     """Which fine-tuning files the finetune stage writes under finetune/."""
 
-    include_seeds: bool = False
+    include_seeds: bool = MISSING
     # name -> {_target_: writer class, params}; ~export.formats.NAME drops one.
     formats: Dict[str, Any] = field(default_factory=dict)
     templates: EncodingTemplates = field(default_factory=EncodingTemplates)
     # Appended to each completion in prompt_completion.jsonl (the paper used <|endoftext|>).
-    completion_suffix: str = ""
+    completion_suffix: str = MISSING
     # Optional system message for openai_chat.jsonl and sharegpt.json.
-    system_prompt: Optional[str] = None
+    system_prompt: Optional[str] = MISSING
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
 
 
@@ -234,13 +200,13 @@ class MergeConfig:
 
 @dataclass
 class PipelineConfig:
-    stages: List[str] = field(default_factory=lambda: ["bootstrap"])
+    # the stages to run, in order (conf/config.yaml; a recipe may change it)
+    stages: List[str] = MISSING
 
 
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
-    prompts: PromptsConfig = field(default_factory=PromptsConfig)
     # name -> {_target_: ..., params}; applied in order; the name is the rejection reason.
     filters: Dict[str, Any] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -254,7 +220,8 @@ class Config:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
     merge: MergeConfig = field(default_factory=MergeConfig)
-    # name -> {_target_: stage class}; pipeline.stages picks from these.
+    # name -> {_target_: stage class, its parameters} (conf/stages/NAME.yaml); pipeline.stages picks
+    # from these; each stage's constructor checks its own parameters.
     stages: Dict[str, Any] = field(default_factory=dict)
 
 

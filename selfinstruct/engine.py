@@ -16,16 +16,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from selfinstruct import __version__
 from selfinstruct.components import build_component
-from selfinstruct.data import load_seed_tasks, remove_stale_temp_files
+from selfinstruct.data import remove_stale_temp_files
+from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.errors import ConfigError, SelfInstructError, one_line
 from selfinstruct.llm.budget import StopFlag
 from selfinstruct.metrics import RunMetrics
 from selfinstruct.runrecord import RunLock, RunRecord, check_run_directory
 from selfinstruct.resources import resolve_path
+from selfinstruct.rundir import LLM_CALLS_FILE, SPEND_FILE
 from selfinstruct.stages.base import RunContext, Stage
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,18 @@ async def _run_stages(stages: list[Stage], ctx: RunContext, stop: StopFlag) -> s
         raise
 
 
+IN_FLIGHT_GRACE_S = 5.0  # after a fatal error: how long requests already sent may take to come back and be logged
+
+
 async def _cancel_other_tasks() -> None:
+    """Let requests already sent come back (nothing new is sent after a fatal error), for a few
+    seconds at most, so llm_calls.jsonl and the spend record have them; then cancel the rest."""
     current = asyncio.current_task()
     others = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in others:
-        task.cancel()
+    if others:
+        _, pending = await asyncio.wait(others, timeout=IN_FLIGHT_GRACE_S)
+        for task in pending:
+            task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
 
 
@@ -113,16 +122,16 @@ def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any, stop: StopFla
         from selfinstruct.llm.client import LLMClient, open_cache
 
         model = cfg.model
-        # the simulated model's replies depend on its server options: keep them apart in the cache
-        namespace = f"@loopback:{OmegaConf.to_yaml(model.loopback)}" if model.loopback.enabled else ""
+        namespace = endpoint.cache_namespace  # the endpoint keeps its own replies apart
         if cfg.shard.count > 1:  # shards sample apart even where their prompts coincide
             namespace += f"@shard{cfg.shard.index}of{cfg.shard.count}"
         return LLMClient(
             model, endpoint.api_base, endpoint.api_key,
             cache=open_cache(cfg.cache.enabled, cfg.cache.dir),
             cache_namespace=namespace,
+            stage_header=endpoint.stage_header,
             budget=budget,
-            call_log=CallLog(run_dir / "llm_calls.jsonl", with_prompts=cfg.log.prompts),
+            call_log=CallLog(run_dir / LLM_CALLS_FILE, with_prompts=cfg.log.prompts),
             stop=stop,
         )
 
@@ -217,7 +226,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = N
 def _open_budget(cfg: DictConfig, run_dir: Path, record: RunRecord) -> Any:
     """The run's budget over every invocation, from spend.jsonl; earlier invocations' requests that never
     saw a reply (they were killed) are counted at their reserved cost and noted in run.json."""
-    from selfinstruct.llm.budget import SPEND_FILE, Budget, SpendLedger
+    from selfinstruct.llm.budget import Budget, SpendLedger
 
     capped = cfg.budget.max_usd is not None or cfg.budget.max_requests is not None
     ledger = SpendLedger(run_dir / SPEND_FILE, record.invocation, sync=capped)

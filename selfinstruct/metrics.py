@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selfinstruct.data import write_json_atomic
-
-METRICS_FILE = "metrics.json"
+from selfinstruct.rundir import METRICS_FILE
 
 
 class RunMetrics:

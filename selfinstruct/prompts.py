@@ -49,3 +49,62 @@ class PromptTemplate:
             names = ", ".join(sorted(sample_variables)) or "none"
             raise ConfigError(f"{where}: template error: {message} ({self.config_key}; "
                               f"the template gets the variables {names})") from None
+
+
+SAMPLING_KEYS = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "max_tokens", "stop")
+
+
+def chat_messages(system: str | None, content: str) -> list[dict[str, str]]:
+    """The message list every stage sends: an optional system message, then the rendered prompt."""
+    messages = [{"role": "system", "content": system}] if system else []
+    messages.append({"role": "user", "content": content})
+    return messages
+
+
+def sampling_params(sampling: Any, config_key: str) -> dict[str, Any]:
+    """A stage's ``sampling`` entry as a plain dict (in one fixed key order), refusing an unknown key."""
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(sampling, resolve=True) if OmegaConf.is_config(sampling) else dict(sampling or {})
+    for key in plain:
+        if key not in SAMPLING_KEYS:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), SAMPLING_KEYS, n=1)
+            hint = f"did you mean {config_key}.{close[0]}?" if close else f"known: {', '.join(SAMPLING_KEYS)}"
+            raise ConfigError(f"{config_key}.{key}: unknown key ({hint})")
+    return {key: plain[key] for key in SAMPLING_KEYS if key in plain}
+
+
+class StagePrompt:
+    """A stage's prompt entry (``stages.NAME`` or one of its sub-entries): template file, optional system
+    message, sampling and template variables.  Checked when the stage is built (no I/O); the template
+    is read by ``load`` in the stage's ``prepare``."""
+
+    def __init__(self, key: str, template: str, system: str | None = None, sampling: Any = None,
+                 variables: Any = None) -> None:
+        from omegaconf import OmegaConf
+
+        if not isinstance(template, str) or not template.strip():
+            raise ConfigError(f"{key}.template: must name a template file, got {template!r}")
+        if system is not None and not isinstance(system, str):
+            raise ConfigError(f"{key}.system: must be text or null")
+        plain_vars = OmegaConf.to_container(variables, resolve=True) if OmegaConf.is_config(variables) else variables
+        if plain_vars is not None and not isinstance(plain_vars, dict):
+            raise ConfigError(f"{key}.variables: must be a mapping of template variables")
+        self.key = key
+        self.template_path = template
+        self.system = system
+        self.sampling: dict[str, Any] = sampling_params(sampling, f"{key}.sampling")
+        self.variables: dict[str, Any] = dict(plain_vars or {})
+        self.template: PromptTemplate | None = None
+
+    def load(self) -> PromptTemplate:
+        """Read the template (``prepare``): a missing file or a syntax error names ``KEY.template``."""
+        self.template = PromptTemplate(self.template_path, f"{self.key}.template")
+        return self.template
+
+    def messages(self, **variables: Any) -> list[dict[str, str]]:
+        """The rendered prompt (with the entry's own variables) as a system+user message list."""
+        assert self.template is not None, "load() the template first"
+        return chat_messages(self.system, self.template.render(**variables, **self.variables))

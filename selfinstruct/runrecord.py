@@ -22,11 +22,10 @@ from selfinstruct import __version__
 from selfinstruct.data import reporting_disk_full, write_json_atomic
 from selfinstruct.errors import SelfInstructError
 from selfinstruct.resources import PACKAGE_DIR, REPO_DIR
+from selfinstruct.rundir import HYDRA_CONFIG_FILE, LOCK_FILE, RUN_FILE
 
-RUN_FILE = "run.json"
-LOCK_FILE = ".selfinstruct.lock"
 # Any of these marks a directory as a selfinstruct run (run.json and the lock since 0.1; .hydra/ before)
-RUN_MARKERS = (RUN_FILE, LOCK_FILE, ".hydra/config.yaml")
+RUN_MARKERS = (RUN_FILE, LOCK_FILE, HYDRA_CONFIG_FILE)
 
 
 def check_run_directory(run_dir: Path) -> None:

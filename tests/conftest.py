@@ -30,7 +30,7 @@ START_TIMEOUT_S = 15.0
 
 @dataclass
 class LLMServerHandle:
-    """A running `python -m selfinstruct.testing.llm_server` process."""
+    """A running `python -m selfinstruct.simulated` process."""
 
     url: str
     process: subprocess.Popen[str]
@@ -112,7 +112,7 @@ def start_llm_server(workdir: Path, **options: Any) -> LLMServerHandle:
         options["log"] = workdir / "llm_server.log.jsonl"
     if options.get("log"):
         log_path = Path(options["log"])
-    args = [sys.executable, "-m", "selfinstruct.testing.llm_server", "--port", "0", *_cli_args(options)]
+    args = [sys.executable, "-m", "selfinstruct.simulated", "--port", "0", *_cli_args(options)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     fd, name = tempfile.mkstemp(prefix="llm_server.", suffix=".stderr", dir=workdir)

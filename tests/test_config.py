@@ -27,7 +27,7 @@ def _compose(overrides: list[str]):
 
 
 def test_the_documented_groups_exist() -> None:
-    assert {"model", "prompts", "filters", "schedule", "seeds"} <= set(GROUPS)
+    assert {"model", "recipe", "stages", "filters", "schedule", "seeds"} <= set(GROUPS)
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -35,6 +35,8 @@ def test_every_option_composes_and_builds(group: str, option: str) -> None:
     overrides = [f"+{group}={option}" if group == "experiment" else f"{group}={option}"]
     if (group, option) == ("seeds", "alpaca"):
         overrides.append("seeds.path=my_alpaca.json")
+    if group == "stages":  # a multi-select group: this stage alone, and run alone
+        overrides = [f"stages=[{option}]", f"pipeline.stages=[{option}]"]
     cfg = _compose(overrides)
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     build_filters(cfg.filters)
@@ -48,7 +50,7 @@ def test_paper_defaults() -> None:
     assert cfg.filters.length.min_words == 4 and cfg.filters.length.max_words == 150
     assert list(cfg.filters) == ["empty", "length", "keywords", "prefix", "punctuation", "non_ascii", "rouge"]
     assert cfg.schedule.num_demos == 8 and cfg.schedule.num_machine_demos == 2
-    s = cfg.prompts.bootstrap.sampling
+    s = cfg.stages.bootstrap.sampling
     assert (s.temperature, s.top_p, s.presence_penalty, s.max_tokens) == (0.7, 0.5, 2.0, 1024)
     assert "\n\n" in s.stop and "\n16" in s.stop
     assert not cfg.model.simulated  # the default is a real provider

@@ -59,7 +59,7 @@ def test_every_bundled_option_passes(group: str, option: str) -> None:
 
 
 def test_bundled_combinations_and_hydras_own_config_pass() -> None:
-    check_config(_compose(["model=router", "prompts=alpaca", "filters=strict", "schedule=smoke"]))
+    check_config(_compose(["model=router", "recipe=alpaca", "filters=strict", "schedule=smoke"]))
     check_config(_compose(["+experiment=alpaca", "model=loopback", "export=alpaca_only"]))
     check_config(_compose(["model=loopback"], hydra=True))  # a config with its hydra node (callbacks)
 
@@ -72,8 +72,8 @@ def test_documented_overrides_pass() -> None:
         "filters.rouge.threshold=0.6", "filters.length.max_words=100", "~filters.keywords",
         "budget.max_usd=2", "budget.max_requests=1", "shard.count=4", "shard.index=3",
         "model.max_retries=0", "model.rpm=null", "model.router.cooldown_s=0", "model.router.allowed_fails=0",
-        "prompts.bootstrap.sampling.temperature=2", "prompts.bootstrap.sampling.top_p=1",
-        "prompts.bootstrap.sampling.presence_penalty=-2", "schedule.num_instructions=0",
+        "stages.bootstrap.sampling.temperature=2", "stages.bootstrap.sampling.top_p=1",
+        "stages.bootstrap.sampling.presence_penalty=-2", "schedule.num_instructions=0",
         "schedule.num_machine_demos=8", "model.retry_max_s=1", "model.input_cost_per_token=0",
         "+model.extra.max_tokens=5", "+model.extra.eos_token=x", "+model.extra.use_auth=true",
         "+model.extra.api_key=null", "+model.extra.headers={X-Trace:abc}",
@@ -106,8 +106,6 @@ def test_a_run_s_saved_config_passes_and_is_still_checked(tmp_path: Path) -> Non
      (["++schedule.num_instrucions=5"], "schedule.num_instrucions: unknown key (did you mean schedule.num_instructions?)"),
      (["+model.router.cooldown=5"], "model.router.cooldown: unknown key (did you mean model.router.cooldown_s?)"),
      (["+model.loopback.sed=1"], "model.loopback.sed: unknown key (did you mean model.loopback.seed?)"),
-     (["+prompts.bootstrap.sampling.temprature=0.5"],
-      "prompts.bootstrap.sampling.temprature: unknown key (did you mean prompts.bootstrap.sampling.temperature?)"),
      (["+export.cleaning.max_field_char=5"],
       "export.cleaning.max_field_char: unknown key (did you mean export.cleaning.max_field_chars?)"),
      (["+budget.max_dollars=5"], "budget.max_dollars: unknown key (known: max_usd, max_requests)"),
@@ -115,6 +113,21 @@ def test_a_run_s_saved_config_passes_and_is_still_checked(tmp_path: Path) -> Non
 )
 def test_an_added_key_outside_the_schema_is_refused(overrides: list[str], message: str) -> None:
     assert _refusal(check_closed_groups, _compose(overrides)) == message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [(["+stages.bootstrap.sampling.temprature=0.5"],
+      "stages.bootstrap.sampling.temprature: unknown key (did you mean stages.bootstrap.sampling.temperature?)"),
+     (["+stages.instances.input_first.tempate=x"], "stages.instances.input_first.tempate: unknown key (known: "
+      "template, system, sampling, variables, demos_path, num_demos)"),
+     (["stages.bootstrap.reply_format=xml"],
+      "stages.bootstrap.reply_format: 'xml' is not one of ('numbered_list', 'alpaca_tasks')")],
+)
+def test_a_stage_checks_its_own_entry_when_built(overrides: list[str], message: str) -> None:
+    from selfinstruct.engine import build_stages
+
+    assert _refusal(build_stages, _compose(overrides)) == message
 
 
 def test_an_unknown_key_without_a_close_match_lists_the_known_ones() -> None:
@@ -125,7 +138,7 @@ def test_an_unknown_key_without_a_close_match_lists_the_known_ones() -> None:
 def test_the_open_mappings_stay_open() -> None:
     check_closed_groups(_compose([
         "model=router", "+model.extra.api_version=2024", "+model.loopback.options.near_copy_rate=0.2",
-        "+model.deployments.0.extra.api_version=x", "+prompts.bootstrap.variables.tone=terse",
+        "+model.deployments.0.extra.api_version=x", "+stages.bootstrap.variables.tone=terse",
         "+filters.mine={_target_:selfinstruct.filters.rules.NonEmpty,anything:1}",
         "+stages.mine={_target_:my.Stage}", "+export.formats.mine={_target_:my.Writer,path:finetune/x.jsonl}",
     ]))
@@ -173,19 +186,19 @@ def test_unknown_keys_in_yaml_files_fail_while_composing(tmp_path: Path) -> None
       "model.deployments[0].weight: must be null or more than 0, got 0.0"),
      (["model.router.allowed_fails=-1"], "model.router.allowed_fails: must be at least 0, got -1"),
      (["model.router.cooldown_s=-1"], "model.router.cooldown_s: must be at least 0, got -1.0"),
-     (["prompts.bootstrap.sampling.temperature=2.5"],
-      "prompts.bootstrap.sampling.temperature: must be within [0, 2], got 2.5"),
-     (["prompts.classify.sampling.top_p=0"], "prompts.classify.sampling.top_p: must be within (0, 1], got 0.0"),
-     (["prompts.instances_input_first.sampling.presence_penalty=3"],
-      "prompts.instances_input_first.sampling.presence_penalty: must be within [-2, 2], got 3.0"),
-     (["prompts.instances_output_first.sampling.frequency_penalty=-2.5"],
-      "prompts.instances_output_first.sampling.frequency_penalty: must be within [-2, 2], got -2.5"),
-     (["prompts.bootstrap.sampling.max_tokens=0"], "prompts.bootstrap.sampling.max_tokens: must be at least 1, got 0"),
-     (["prompts.classify.num_demos=0"], "prompts.classify.num_demos: must be null or at least 1, got 0"),
-     (["prompts.bootstrap.num_machine_demos=-1"],
-      "prompts.bootstrap.num_machine_demos: must be null or at least 0, got -1"),
-     (["prompts.bootstrap.num_demos=1"],
-      "schedule.num_machine_demos: must be within [0, 1] (at most prompts.bootstrap.num_demos, "
+     (["stages.bootstrap.sampling.temperature=2.5"],
+      "stages.bootstrap.sampling.temperature: must be within [0, 2], got 2.5"),
+     (["stages.classify.sampling.top_p=0"], "stages.classify.sampling.top_p: must be within (0, 1], got 0"),
+     (["stages.instances.input_first.sampling.presence_penalty=3"],
+      "stages.instances.input_first.sampling.presence_penalty: must be within [-2, 2], got 3"),
+     (["stages.instances.output_first.sampling.frequency_penalty=-2.5"],
+      "stages.instances.output_first.sampling.frequency_penalty: must be within [-2, 2], got -2.5"),
+     (["stages.bootstrap.sampling.max_tokens=0"], "stages.bootstrap.sampling.max_tokens: must be at least 1, got 0"),
+     (["stages.classify.num_demos=0"], "stages.classify.num_demos: must be null or at least 1, got 0"),
+     (["stages.bootstrap.num_machine_demos=-1"],
+      "stages.bootstrap.num_machine_demos: must be null or at least 0, got -1"),
+     (["stages.bootstrap.num_demos=1"],
+      "schedule.num_machine_demos: must be within [0, 1] (at most stages.bootstrap.num_demos, "
       "which the bootstrap prompt uses), got 2"),
      (["schedule.num_instructions=-1"], "schedule.num_instructions: must be at least 0, got -1"),
      (["schedule.num_demos=0"], "schedule.num_demos: must be at least 1, got 0"),
@@ -265,7 +278,7 @@ def test_new_model_fields_have_their_defaults() -> None:
       "model.deployments[0].extra.token", "model.deployments[0].api_key_env=VAR"),
      (["model=router", f'model.deployments=[{{api_base:"http://{SECRET}@gpu1:8000/v1"}}]'],
       "model.deployments[0].api_base", "model.deployments[0].api_key_env=VAR"),
-     ([f"+prompts.bootstrap.variables.password={SECRET}"], "prompts.bootstrap.variables.password",
+     ([f"+stages.bootstrap.variables.password={SECRET}"], "stages.bootstrap.variables.password",
       "environment variable")],
 )
 def test_a_secret_in_the_config_is_refused_naming_the_key_never_the_value(

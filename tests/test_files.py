@@ -254,20 +254,20 @@ def _write_template(path: Path) -> Path:
 
 
 def test_check_names_the_template_line_and_key(tmp_path: Path) -> None:
-    template = PromptTemplate(str(_write_template(tmp_path / "mine.txt")), "prompts.bootstrap.template")
+    template = PromptTemplate(str(_write_template(tmp_path / "mine.txt")), "stages.bootstrap.template")
     template.check(demos=["a"], undefined_var={"attr": 1})  # every name given: renders
     with pytest.raises(ConfigError) as err:
         template.check(demos=["a", "b"], next_number=3)
     message = str(err.value)
     assert message.startswith(f"{tmp_path / 'mine.txt'}:5: template error: 'undefined_var' is undefined"), message
-    assert "prompts.bootstrap.template" in message and "demos, next_number" in message
+    assert "stages.bootstrap.template" in message and "demos, next_number" in message
     (tmp_path / "typo.txt").write_text("Tasks:\n{{ demos | length + 'x' }}\n")
-    with pytest.raises(ConfigError, match=r"typo\.txt:2: template error: .*\(prompts\.classify\.template;"):
-        PromptTemplate(str(tmp_path / "typo.txt"), "prompts.classify.template").check(demos=[])
+    with pytest.raises(ConfigError, match=r"typo\.txt:2: template error: .*\(stages\.classify\.template;"):
+        PromptTemplate(str(tmp_path / "typo.txt"), "stages.classify.template").check(demos=[])
 
 
-@pytest.mark.parametrize("key", ["prompts.bootstrap.template", "prompts.classify.template",
-                                 "prompts.instances_input_first.template", "prompts.instances_output_first.template"])
+@pytest.mark.parametrize("key", ["stages.bootstrap.template", "stages.classify.template",
+                                 "stages.instances.input_first.template", "stages.instances.output_first.template"])
 def test_a_template_error_stops_the_run_before_anything_is_sent(
         tmp_path: Path, llm_server: Callable[..., LLMServerHandle], key: str) -> None:
     server = llm_server()

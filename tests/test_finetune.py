@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from selfinstruct.config import CONFIG_DIR
-from selfinstruct.data import load_seed_tasks
+from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.metrics import RunMetrics
 from selfinstruct.resources import resolve_path

@@ -35,16 +35,16 @@ from hypothesis import strategies as st
 from rouge_score import rouge_scorer
 
 from selfinstruct.filters.rouge import NearDuplicate
-from selfinstruct.testing import synthetic
-from selfinstruct.testing.llm_server import (
+from selfinstruct.simulated import synthetic
+from selfinstruct.simulated import (
     FAULT_KINDS,
     UNKNOWN_REPLY,
     LoopbackServer,
     ServerOptions,
     apply_max_tokens,
     apply_stop,
-    build_parser,
 )
+from selfinstruct.simulated.cli import build_parser
 
 STOP = ["\n\n", "\n16", "16.", "16 ."]
 DEMOS = [
@@ -559,7 +559,7 @@ def test_cli_prints_url_first_and_exits_cleanly_on_signals():
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     for sig in (signal.SIGTERM, signal.SIGINT):
-        proc = subprocess.Popen([sys.executable, "-m", "selfinstruct.testing.llm_server", "--port", "0",
+        proc = subprocess.Popen([sys.executable, "-m", "selfinstruct.simulated", "--port", "0",
                                  "--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env, cwd=root)
         try:

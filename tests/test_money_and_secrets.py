@@ -3,9 +3,7 @@ never leak whatever road they came by, and a refused run that leaves the live ru
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rouge_score import rouge_scorer
 
-from selfinstruct.data import load_seed_tasks
+from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.resources import resolve_path
 from tests.cli_helpers import read_json, read_lines, run_cli
 

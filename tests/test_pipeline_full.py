@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selfinstruct.testing.synthetic import task_for
+from selfinstruct.simulated.synthetic import task_for
 from tests.cli_helpers import read_json, read_lines, run_cli
 
 KEY = {"OPENAI_API_KEY": "sk-test-full-pipeline"}
@@ -130,7 +130,7 @@ def test_alpaca_recipe_writes_the_same_files(llm_server, tmp_path: Path) -> None
 
 
 def test_a_reply_cut_off_before_its_first_instance_is_asked_again_with_more_tokens(llm_server, tmp_path: Path) -> None:
-    from selfinstruct.testing.synthetic import SyntheticGenerator
+    from selfinstruct.simulated.synthetic import SyntheticGenerator
 
     server = llm_server(seed=8, truncate_rate=1.0)  # every reply cut off at the first budget
     run_dir = tmp_path / "run"

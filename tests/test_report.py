@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 from rouge_score.rouge_scorer import RougeScorer
 
 from selfinstruct.config import CONFIG_DIR
-from selfinstruct.data import load_seed_tasks
+from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.errors import SelfInstructError
 from selfinstruct.filters.rouge import NearDuplicate
 from selfinstruct.metrics import RunMetrics

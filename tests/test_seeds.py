@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selfinstruct.data import load_seed_tasks
+from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.errors import SeedError
 from selfinstruct.resources import resolve_path
 

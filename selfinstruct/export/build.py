@@ -10,8 +10,7 @@ from omegaconf import DictConfig
 from selfinstruct.components import build_component
 from selfinstruct.errors import ConfigError
 from selfinstruct.export.formats import FormatWriter
-
-EXPORT_DIR = "finetune"
+from selfinstruct.rundir import FINETUNE_DIR as EXPORT_DIR
 
 
 def _check_path(path: Any, key: str) -> None:

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 BUDGET_ERROR = "BudgetExhausted"  # the Completion.error of a request the budget did not allow
 INTERRUPTED_ERROR = "Interrupted"  # ... and of one not sent because the run was interrupted
-SPEND_FILE = "spend.jsonl"
 _WAIT_POLL_S = 0.2  # how often a reservation waiting for others to settle looks at the stop flag
 
 
@@ -45,9 +44,16 @@ class StopFlag:
         if self._event is not None:
             self._event.set()
 
+    def wake(self) -> None:
+        """Cut every sleep short from now on without stopping the run (a fatal error: the sleepers'
+        next attempt raises it instead of sending)."""
+        if self._event is None:
+            self._event = asyncio.Event()
+        self._event.set()
+
     async def sleep(self, seconds: float) -> None:
         """Sleep ``seconds``, or less when the flag is set meanwhile."""
-        if self.reason or seconds <= 0:
+        if self.reason or seconds <= 0 or (self._event is not None and self._event.is_set()):
             return
         if self._event is None:
             self._event = asyncio.Event()

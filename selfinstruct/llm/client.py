@@ -14,7 +14,6 @@ import json
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,156 +25,15 @@ from selfinstruct.errors import LLMFatalError, SelfInstructError
 from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR, Budget, BudgetExhausted, StopFlag
 from selfinstruct.llm.cache import ResponseCache, cache_key
 from selfinstruct.llm.calllog import CallLog
-from selfinstruct.llm.cost import call_cost, estimate_cost, price_known
+from selfinstruct.llm.cost import call_cost, price_known, worst_case_cost
+from selfinstruct.llm.failures import CircuitBreaker, fatal_error
 from selfinstruct.llm.litellm_import import import_litellm
-from selfinstruct.llm.retry import (FATAL_ERRORS, WaitHonouringRetryAfter, client_side_failure, error_kind,
-                                    got_http_reply, is_retryable, retry_after_header, retry_after_seconds,
-                                    transport_failure)
+from selfinstruct.llm.retry import WaitHonouringRetryAfter, error_kind, got_http_reply, is_retryable, transport_failure
 from selfinstruct.llm.router import ROUTER_GROUP, build_router, in_flight_limit
+from selfinstruct.llm.usage import Completion, RequestTrace, Usage
 from selfinstruct.secrets import redact
 
 log = logging.getLogger(__name__)
-
-# The worst case of a prompt's tokens: LiteLLM's count (tiktoken for most models) times this, plus
-# the slack, covers providers whose tokenizers count more (and the chat format's few extra tokens).
-PROMPT_TOKEN_MARGIN = 1.25
-PROMPT_TOKEN_SLACK = 32
-
-
-class CircuitBreaker:
-    """Counts consecutive attempts that got no reply at all; trips at ``limit`` while nothing ever replied.
-
-    Once any reply has come (even an error status), the server exists: later outages are retried
-    with backoff as usual, so a provider that goes down for a while does not stop the run.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.consecutive = 0
-        self.ever_replied = False
-
-    def replied(self) -> None:
-        self.ever_replied = True
-        self.consecutive = 0
-
-    def failed(self) -> bool:
-        """Count one attempt without a reply; True when the run should stop."""
-        self.consecutive += 1
-        return not self.ever_replied and self.consecutive >= self.limit
-
-
-@dataclass
-class Completion:
-    """One request's outcome: the reply text, or the kind of error that prevented it."""
-
-    text: str = ""
-    finish_reason: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = None
-    latency_s: float = 0.0
-    error: str | None = None
-    attempts: int = 0
-    cache_hit: bool = False
-    # With model.deployments: the deployment that answered, and those whose attempts failed, in order.
-    deployment: str | None = None
-    failed_deployments: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def truncated(self) -> bool:
-        return self.finish_reason == "length"
-
-    @property
-    def outcome(self) -> str:
-        if self.error:
-            if self.error in (BUDGET_ERROR, INTERRUPTED_ERROR):
-                return "not_sent"
-            return f"error:{self.error}"
-        if not self.text.strip():
-            return "empty"
-        return "truncated" if self.truncated else "ok"
-
-
-@dataclass
-class RequestTrace:
-    """What one request went through, kept by the caller even when the request ends in a fatal error."""
-
-    retries: list[str]
-    attempts: int = 0
-    error: str | None = None
-
-
-@dataclass
-class Usage:
-    """Running totals of one stage's (or the whole run's) traffic, for metrics.json."""
-
-    requests: int = 0  # logical requests, cache hits included
-    attempts: int = 0  # HTTP requests actually sent
-    succeeded: int = 0
-    cache_hits: int = 0
-    not_sent: int = 0  # refused by the budget or after an interrupt
-    failed: Counter = field(default_factory=Counter)
-    retries: Counter = field(default_factory=Counter)
-    empty_replies: int = 0
-    truncated_replies: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    cost_known: bool = True
-    # With model.deployments: replies and failed attempts per deployment.
-    by_deployment: Counter = field(default_factory=Counter)
-    failures_by_deployment: Counter = field(default_factory=Counter)
-
-    def record(self, completion: Completion, retries: list[str]) -> None:
-        self.requests += 1
-        self.attempts += completion.attempts
-        self.retries.update(retries)
-        self.failures_by_deployment.update(completion.failed_deployments)
-        if completion.deployment:
-            self.by_deployment[completion.deployment] += 1
-        if completion.error in (BUDGET_ERROR, INTERRUPTED_ERROR):
-            self.not_sent += 1
-            return
-        if completion.error:
-            self.failed[completion.error] += 1
-            return
-        self.succeeded += 1
-        self.cache_hits += completion.cache_hit
-        self.empty_replies += not completion.text.strip()
-        self.truncated_replies += completion.truncated
-        if completion.cache_hit:
-            return  # a cached reply was paid for by an earlier run
-        self.prompt_tokens += completion.prompt_tokens
-        self.completion_tokens += completion.completion_tokens
-        if completion.cost_usd is None:
-            self.cost_known = False
-        else:
-            self.cost_usd += completion.cost_usd
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "requests": self.requests,
-            "attempts_sent": self.attempts,
-            "succeeded": self.succeeded,
-            "cache_hits": self.cache_hits,
-            "not_sent": self.not_sent,
-            "failed": dict(self.failed),
-            "retries": dict(self.retries),
-            "empty_replies": self.empty_replies,
-            "truncated_replies": self.truncated_replies,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
-        }
-        if self.by_deployment or self.failures_by_deployment:
-            out["deployments"] = {"replies": dict(self.by_deployment),
-                                  "failed_attempts": dict(self.failures_by_deployment)}
-        return out
-
 
 class LLMClient:
     """Sends chat requests for every stage; one instance per run."""
@@ -188,6 +46,7 @@ class LLMClient:
         *,
         cache: ResponseCache | None = None,
         cache_namespace: str = "",
+        stage_header: str | None = None,
         budget: Budget | None = None,
         call_log: CallLog | None = None,
         stop: Any = None,
@@ -203,6 +62,8 @@ class LLMClient:
         self._router = build_router(self._litellm, model, api_key) if model.deployments else None
         self._cache = cache
         self._cache_model = model.name + cache_namespace
+        # the simulated endpoint only: a header naming the asking stage, so it answers by stage
+        self._stage_header = stage_header
         self._samples: Counter = Counter()
         self.budget = budget or Budget()
         self._call_log = call_log or CallLog(None)
@@ -235,7 +96,14 @@ class LLMClient:
         return self.usage_by_stage.setdefault(stage, Usage())
 
     async def complete(self, messages: list[dict[str, str]], sampling: dict[str, Any], stage: str = "") -> Completion:
-        """One chat completion; never raises except for errors that doom every request."""
+        """One chat completion; never raises except for errors that doom every request.
+
+        stage names the asking stage for usage and the call log; "NAME:MODE" (instances sends
+        "instances:input_first" / "instances:output_first") counts under NAME and tells a
+        simulated endpoint the mode too.
+        """
+        announced = stage
+        stage = stage.partition(":")[0]
         base_key = cache_key(self._cache_model, messages, sampling, 0)
         sample_index = self._samples[base_key]
         self._samples[base_key] += 1
@@ -248,7 +116,7 @@ class LLMClient:
             async with self._semaphore:
                 trace = RequestTrace(retries)
                 try:
-                    completion = await self._send(messages, sampling, trace)
+                    completion = await self._send(messages, sampling, trace, announced)
                 except LLMFatalError:
                     if trace.attempts:  # a request that met the fatal error was sent: it is logged too
                         self._log_call(stage, messages, Completion(error=trace.error, attempts=trace.attempts),
@@ -305,7 +173,7 @@ class LLMClient:
                 "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
                 "cost_usd": completion.cost_usd}
 
-    def _kwargs(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> dict[str, Any]:
+    def _kwargs(self, messages: list[dict[str, str]], sampling: dict[str, Any], stage: str = "") -> dict[str, Any]:
         kwargs: dict[str, Any] = dict(self.model.extra)
         kwargs.update(model=self.model.name, messages=messages, timeout=self.model.timeout_s,
                       num_retries=0, drop_params=self.model.drop_params, **sampling)
@@ -316,6 +184,8 @@ class LLMClient:
             kwargs["api_base"] = self.api_base
         if self._api_key:
             kwargs["api_key"] = self._api_key
+        if self._stage_header and stage:
+            kwargs["extra_headers"] = {**(kwargs.get("extra_headers") or {}), self._stage_header: stage}
         return kwargs
 
     async def _throttle(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> None:
@@ -325,9 +195,10 @@ class LLMClient:
             estimate = len(json.dumps(messages)) // 4 + int(sampling.get("max_tokens") or 0)
             await self._tpm.acquire(min(max(estimate, 1), self.model.tpm or 1))
 
-    async def _send(self, messages: list[dict[str, str]], sampling: dict[str, Any], trace: RequestTrace) -> Completion:
+    async def _send(self, messages: list[dict[str, str]], sampling: dict[str, Any], trace: RequestTrace,
+                    stage: str = "") -> Completion:
         retries = trace.retries
-        kwargs = self._kwargs(messages, sampling)
+        kwargs = self._kwargs(messages, sampling, stage)
         started = time.perf_counter()
         attempts = 0
         failed_deployments: list[str] = []
@@ -371,7 +242,9 @@ class LLMClient:
                             self._check_fatal(exc, failed_deployments[-1] if failed_deployments else None)
                         except LLMFatalError as fatal:
                             trace.attempts, trace.error = attempts, error_kind(exc)
-                            self._fatal = self._fatal or fatal
+                            if self._fatal is None:
+                                self._fatal = fatal
+                                self._stop.wake()  # requests sleeping in a backoff give up now
                             raise self._fatal from None
                         raise
                     self._breaker.replied()
@@ -392,10 +265,8 @@ class LLMClient:
         return completion
 
     async def _until_stopped(self, awaitable: Any) -> None:
-        """Await a wait of ours (rate limits), but give up at once when the run is interrupted."""
-        if self._stop is None:
-            await awaitable
-            return
+        """Await a wait of ours (rate limits), but give up at once when the run is interrupted
+        (or another request met a fatal error)."""
         task = asyncio.ensure_future(awaitable)
         stopped = asyncio.ensure_future(self._stop.sleep(3600 * 24))
         done, _ = await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -403,8 +274,13 @@ class LLMClient:
             stopped.cancel()
             task.result()
             return
-        task.cancel()
-        raise BudgetExhausted(self.interrupted or "interrupted")
+        if self.interrupted:
+            task.cancel()
+            raise BudgetExhausted(self.interrupted)
+        if self._fatal is not None:
+            task.cancel()
+            raise self._fatal
+        await task  # woken for nothing that concerns this wait
 
     def _where(self, deployment: str | None = None) -> str:
         """The config key and value that say where requests go, for error messages."""
@@ -416,55 +292,14 @@ class LLMClient:
 
     def _check_fatal(self, exc: Exception, deployment: str | None) -> None:
         """Raise LLMFatalError for what no retry can fix: the run stops now, with the provider's words."""
-        message = redact(" ".join(str(exc).split())[:400] or type(exc).__name__)
-        kind = type(exc).__name__
-        no_reply = transport_failure(exc)
-        if no_reply is None:
-            self._breaker.replied()
-        elif self._breaker.failed() and self._router is None:
-            raise LLMFatalError(
-                f"{self._where()}: no reply from the server in {self._breaker.consecutive} attempts "
-                f"({redact(no_reply)}); is it running and reachable? (model.breaker_attempts={self._breaker.limit})")
-        elif self._breaker.failed():
-            raise LLMFatalError(
-                f"model.deployments: no deployment replied in {self._breaker.consecutive} attempts "
-                f"(last: {deployment}: {redact(no_reply)}); are they running and reachable?")
-        client_side = client_side_failure(exc)
-        if client_side:
-            raise LLMFatalError(f"{self._where(deployment)}: the request could not be sent: {redact(client_side)}")
-        if kind in FATAL_ERRORS:
-            raise LLMFatalError(f"{self._where(deployment)}: the provider refused the request ({kind}): {message}")
-        waited = retry_after_seconds(exc)
-        if waited is not None and waited > self._max_retry_after:
-            raise LLMFatalError(
-                f"{self._where(deployment)}: the provider asked to wait {retry_after_header(exc)} s before retrying "
-                f"(Retry-After), more than model.max_retry_after_s={self._max_retry_after:g}; "
-                f"try again later")
+        fatal = fatal_error(exc, self._breaker, self._max_retry_after, self._where(deployment),
+                            routed=self._router is not None, deployment=deployment)
+        if fatal is not None:
+            raise fatal
 
     def _worst_case_cost(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> float | None:
-        """What this attempt can cost at most: prompt tokens as LiteLLM counts them plus a margin for
-        tokenizers that count more, plus max_tokens, at the model's prices; None when unpriced."""
-        if not self._priced:
-            return None
-        max_tokens = sampling.get("max_tokens") or sampling.get("max_completion_tokens")
-        if not max_tokens:
-            max_tokens = self._model_max_output_tokens()
-        try:
-            prompt_tokens = int(self._litellm.token_counter(model=self.model.name, messages=messages))
-        except Exception:  # an unknown tokenizer: a generous count from the characters
-            prompt_tokens = len(json.dumps(messages)) // 2
-        prompt_tokens = int(prompt_tokens * PROMPT_TOKEN_MARGIN) + PROMPT_TOKEN_SLACK
-        return estimate_cost(self._litellm, self.model, prompt_tokens, int(max_tokens))
-
-    def _model_max_output_tokens(self) -> int:
-        try:
-            value = self._litellm.get_max_tokens(self.model.name)
-        except Exception:
-            value = None
-        if not value:
-            raise LLMFatalError("budget.max_usd: the prompt sets no max_tokens and the model's longest reply "
-                                "is not known, so no request can be bounded; set prompts.*.sampling.max_tokens")
-        return int(value)
+        """What this attempt can cost at most (see cost.worst_case_cost); None when unpriced."""
+        return worst_case_cost(self._litellm, self.model, messages, sampling) if self._priced else None
 
     def _response_cost(self, response: Any) -> float | None:
         usage = getattr(response, "usage", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from selfinstruct.config import ModelConfig
@@ -40,3 +41,31 @@ def estimate_cost(litellm: Any, model: ModelConfig, prompt_tokens: int, completi
 def price_known(litellm: Any, model: ModelConfig) -> bool:
     """Whether a request's cost can be computed: prices set in config, or the model in LiteLLM's table."""
     return configured_prices(model) is not None or estimate_cost(litellm, model, 1, 1) is not None
+
+
+# The worst case of a prompt's tokens: LiteLLM's count (tiktoken for most models) times this, plus
+# the slack, covers providers whose tokenizers count more (and the chat format's few extra tokens).
+PROMPT_TOKEN_MARGIN = 1.25
+PROMPT_TOKEN_SLACK = 32
+
+
+def worst_case_cost(litellm: Any, model: ModelConfig, messages: list[dict[str, str]], sampling: dict[str, Any]) -> float | None:
+    """What one attempt can cost at most, for the budget's reservation: prompt tokens as LiteLLM
+    counts them, with a margin, plus max_tokens, at the model's prices."""
+    from selfinstruct.errors import LLMFatalError
+
+    max_tokens = sampling.get("max_tokens") or sampling.get("max_completion_tokens")
+    if not max_tokens:
+        try:
+            max_tokens = litellm.get_max_tokens(model.name)
+        except Exception:
+            max_tokens = None
+    if not max_tokens:
+        raise LLMFatalError("budget.max_usd: the prompt sets no max_tokens and the model's longest reply "
+                            "is not known, so no request can be bounded; set stages.NAME.sampling.max_tokens")
+    try:
+        prompt_tokens = int(litellm.token_counter(model=model.name, messages=messages))
+    except Exception:  # an unknown tokenizer: a generous count from the characters
+        prompt_tokens = len(json.dumps(messages)) // 2
+    prompt_tokens = int(prompt_tokens * PROMPT_TOKEN_MARGIN) + PROMPT_TOKEN_SLACK
+    return estimate_cost(litellm, model, prompt_tokens, int(max_tokens))

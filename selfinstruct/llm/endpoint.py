@@ -1,4 +1,9 @@
-"""Where requests go: a real provider (key checked first) or the bundled simulated model."""
+"""Where requests go: a real provider (key checked first) or the bundled simulated model.
+
+The endpoint also says what the client needs to know about where it sends: the cache namespace
+that keeps its replies apart (the simulated model's replies depend on its options) and, for the
+simulated model only, the header that tells it which stage asks (``stage_header``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
+
+from omegaconf import OmegaConf
 
 from selfinstruct.config import ModelConfig, to_plain
 from selfinstruct.llm.credentials import check_credentials, resolve_api_key
@@ -24,6 +31,15 @@ _LOOPBACK_KEY = "loopback-no-key-needed"
 class Endpoint:
     api_base: str | None
     api_key: str | None
+    # appended to the model name in response-cache keys
+    cache_namespace: str = ""
+    # the simulated model only: the request header that names the asking stage (None: send none)
+    stage_header: str | None = None
+
+
+def loopback_cache_namespace(model: ModelConfig) -> str:
+    """The simulated model's replies depend on its server options: keep them apart in the cache."""
+    return f"@loopback:{OmegaConf.to_yaml(model.loopback)}"
 
 
 @contextmanager
@@ -39,7 +55,7 @@ def open_endpoint(model: ModelConfig) -> Iterator[Endpoint]:
         check_credentials(model)
         yield Endpoint(api_base=model.api_base, api_key=resolve_api_key(model))
         return
-    from selfinstruct.testing.llm_server import LoopbackServer, ServerOptions
+    from selfinstruct.simulated import STAGE_HEADER, LoopbackServer, ServerOptions
 
     options = ServerOptions(
         port=0,
@@ -52,6 +68,7 @@ def open_endpoint(model: ModelConfig) -> Iterator[Endpoint]:
     url = server.start()
     log.info("loopback server listening at %s", url)
     try:
-        yield Endpoint(api_base=url, api_key=_LOOPBACK_KEY)
+        yield Endpoint(api_base=url, api_key=_LOOPBACK_KEY, cache_namespace=loopback_cache_namespace(model),
+                       stage_header=STAGE_HEADER)
     finally:
         server.stop()

@@ -17,6 +17,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from selfinstruct.rundir import LOG_FILE, RUN_FILE
+
 log = logging.getLogger(__name__)
 
 
@@ -26,9 +28,9 @@ def failed_jobs(sweep_dir: Path) -> list[tuple[Path, str]]:
 
     failed = []
     for job in job_dirs(sweep_dir):
-        record = job / "run.json"
+        record = job / RUN_FILE
         if not record.is_file():  # refused before it started (a bad config or seed file)
-            failed.append((job, f"see {job / 'selfinstruct.log'}"))
+            failed.append((job, f"see {job / LOG_FILE}"))
             continue
         try:
             data = json.loads(record.read_text(encoding="utf-8"))

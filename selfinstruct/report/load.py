@@ -10,25 +10,28 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from selfinstruct.data import Task, load_seed_tasks
+from selfinstruct.data import Task
+from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.errors import SelfInstructError
 from selfinstruct.resources import bundled_dir, resolve_path
+from selfinstruct.rundir import (
+    ALPACA_FILE,
+    HYDRA_CONFIG_FILE,
+    HYDRA_DIR,
+    HYDRA_HYDRA_FILE,
+    HYDRA_OVERRIDES_FILE,
+    INSTANCES_FILE,
+    INSTRUCTIONS_FILE,
+    LLM_CALLS_FILE,
+    METRICS_FILE,
+    REJECTED_FILE,
+    RUN_FILE,
+)
 
 log = logging.getLogger(__name__)
 
-INSTRUCTIONS = "instructions.jsonl"
-REJECTED = "rejected.jsonl"
-INSTANCES = "instances.jsonl"
-ALPACA = "finetune/alpaca.json"
-METRICS = "metrics.json"
-LLM_CALLS = "llm_calls.jsonl"
-RUN_RECORD = "run.json"  # one entry per invocation on the directory (selfinstruct.runrecord)
-CONFIG = ".hydra/config.yaml"
-OVERRIDES = ".hydra/overrides.yaml"
-HYDRA = ".hydra/hydra.yaml"
-
 # the files a run directory is recognised by (any one of them)
-RUN_MARKERS = (METRICS, INSTRUCTIONS, INSTANCES, ".hydra")
+RUN_MARKERS = (METRICS_FILE, INSTRUCTIONS_FILE, INSTANCES_FILE, HYDRA_DIR)
 BUNDLED_SEEDS = "seed_tasks.jsonl"
 
 
@@ -129,23 +132,23 @@ def load_run(run_dir: Path) -> RunFiles:
             files.problems.append(f"{name}: not valid JSON ({exc})")
             return None
 
-    files.instructions = jsonl(INSTRUCTIONS)
-    files.rejected = jsonl(REJECTED)
-    files.instances = jsonl(INSTANCES)
-    alpaca = json_file(ALPACA)
+    files.instructions = jsonl(INSTRUCTIONS_FILE)
+    files.rejected = jsonl(REJECTED_FILE)
+    files.instances = jsonl(INSTANCES_FILE)
+    alpaca = json_file(ALPACA_FILE)
     if alpaca is not None and not isinstance(alpaca, list):
-        files.problems.append(f"{ALPACA}: expected a JSON list")
+        files.problems.append(f"{ALPACA_FILE}: expected a JSON list")
         alpaca = None
     files.alpaca = [r for r in alpaca if isinstance(r, dict)] if alpaca is not None else None
-    metrics = json_file(METRICS)
+    metrics = json_file(METRICS_FILE)
     files.metrics = metrics if isinstance(metrics, dict) else None
-    files.llm_calls = jsonl(LLM_CALLS)
-    record = json_file(RUN_RECORD)
+    files.llm_calls = jsonl(LLM_CALLS_FILE)
+    record = json_file(RUN_FILE)
     files.run_record = record if isinstance(record, dict) else None
-    for name in (CONFIG, OVERRIDES, HYDRA):
+    for name in (HYDRA_CONFIG_FILE, HYDRA_OVERRIDES_FILE, HYDRA_HYDRA_FILE):
         path = run_dir / name
         if not path.is_file():
-            if name != HYDRA:
+            if name != HYDRA_HYDRA_FILE:
                 files.missing.append(name)
             continue
         try:
@@ -153,11 +156,11 @@ def load_run(run_dir: Path) -> RunFiles:
         except Exception as exc:  # noqa: BLE001 - a damaged YAML file is reported, not fatal
             files.problems.append(f"{name}: cannot read ({' '.join(str(exc).split())})")
             continue
-        if name == CONFIG and isinstance(data, dict):
+        if name == HYDRA_CONFIG_FILE and isinstance(data, dict):
             files.config = data
-        elif name == OVERRIDES and isinstance(data, list):
+        elif name == HYDRA_OVERRIDES_FILE and isinstance(data, list):
             files.overrides = [str(x) for x in data]
-        elif name == HYDRA and isinstance(data, dict):
+        elif name == HYDRA_HYDRA_FILE and isinstance(data, dict):
             files.hydra_cwd = ((data.get("hydra") or {}).get("runtime") or {}).get("cwd")
     return files
 

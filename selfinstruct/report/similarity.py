@@ -1,10 +1,11 @@
 """Exact nearest-neighbour ROUGE-L: each instruction against the seeds, and against the others.
 
-Scores are the ROUGE-L filter's to the bit (``selfinstruct.filters.rouge``: rouge-score's tokens,
-the exact longest common subsequence, the same float formula); only the loops are batched, by
-rapidfuzz's ``cdist`` over interned token strings and numpy for the F-measure.  Every pair is
-compared, so the leave-one-out nearest neighbour among N instructions costs N^2 LCS calls:
-exact up to ``EXACT_LIMIT`` instructions (20,000: seconds to a minute), above that estimated from
+Scores are the ROUGE-L filter's to the bit: its tokens (``selfinstruct.filters.rouge.TokenInterner``,
+rouge-score's), the exact longest common subsequence, and its own F-measure
+(``selfinstruct.filters.rouge_index.rouge_l_f_array``, element-wise, the same float operations as
+rouge-score); only the loops are batched, by rapidfuzz's ``cdist`` over interned token strings.
+Every pair is compared, so the leave-one-out nearest neighbour among N instructions costs N^2 LCS
+calls: exact up to ``EXACT_LIMIT`` instructions (20,000: seconds to a minute), above that estimated from
 a fixed random sample of ``SAMPLE_SIZE`` instructions, each still compared with all N.
 """
 
@@ -19,21 +20,11 @@ from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
 from selfinstruct.filters.rouge import TokenInterner
+from selfinstruct.filters.rouge_index import rouge_l_f_array
 
 EXACT_LIMIT = 20_000
 SAMPLE_SIZE = 5_000
 _CELLS_PER_CHUNK = 4_000_000
-
-
-def _f_measure(lcs: np.ndarray, len_a: np.ndarray, len_b: np.ndarray) -> np.ndarray:
-    """rouge_l_f element-wise: precision = lcs/|b|, recall = lcs/|a|, F = 2PR/(P+R), 0 when undefined."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = lcs / len_b
-        recall = lcs / len_a
-        total = precision + recall
-        f = 2 * precision * recall / total
-    ok = (len_a > 0) & (len_b > 0) & (total > 0)
-    return np.where(ok, f, 0.0)
 
 
 def max_rouge_l(queries: Sequence[str], pool: Sequence[str], *, leave_one_out: bool = False,
@@ -59,7 +50,7 @@ def max_rouge_l(queries: Sequence[str], pool: Sequence[str], *, leave_one_out: b
         block = query_enc[start:start + chunk]
         lcs = process.cdist(block, pool_enc, scorer=LCSseq.similarity, dtype=np.int32, workers=-1)
         query_len = np.array([len(q) for q in block], dtype=np.float64)[:, None]
-        f = _f_measure(lcs.astype(np.float64), query_len, pool_len)
+        f = rouge_l_f_array(lcs, query_len, pool_len)
         if leave_one_out:
             assert query_index is not None
             f[np.arange(len(block)), np.asarray(query_index[start:start + len(block)])] = -1.0

@@ -10,13 +10,14 @@ from typing import Any, Callable
 from selfinstruct.data import write_text_atomic
 from selfinstruct.report import figures
 from selfinstruct.report.load import is_run_dir
-from selfinstruct.report.run import FIGURES_DIR, REPORT_FILE, RunReport
-from selfinstruct.report.stats import NEAR_THRESHOLD, cost_per_1000
+from selfinstruct.report.run import RunReport
+from selfinstruct.report.stats import NEAR_THRESHOLD
 from selfinstruct.report.tables import fmt_float, fmt_int, fmt_share, fmt_usd, md_table, text_table
+from selfinstruct.report.usage import cost_per_1000
+from selfinstruct.rundir import FIGURES_DIR, HYDRA_DIR, LOG_FILE, REPORT_FILE, RUN_FILE, SWEEP_FILE
 
 log = logging.getLogger(__name__)
 
-SWEEP_FILE = "sweep.md"
 FIG_SWEEP = "sweep.png"
 
 
@@ -26,7 +27,7 @@ def job_dirs(path: Path) -> list[Path]:
         return []
     # a job refused before it started has only its log (selfinstruct writes .hydra/ once a job runs)
     jobs = [p for p in path.iterdir() if p.is_dir() and p.name.isdigit()
-            and any((p / marker).exists() for marker in (".hydra", "run.json", "selfinstruct.log"))]
+            and any((p / marker).exists() for marker in (HYDRA_DIR, RUN_FILE, LOG_FILE))]
     return sorted(jobs, key=lambda p: int(p.name))
 
 

@@ -52,6 +52,11 @@ class Stage:
     name: str = "stage"
     needs_llm: bool = True
 
+    @property
+    def config_key(self) -> str:
+        """This stage's config entry (``stages.NAME``, conf/stages/NAME.yaml), for error messages."""
+        return f"stages.{self.name}"
+
     def prepare(self, ctx: RunContext) -> None:
         """Check config and load templates; raise SelfInstructError naming the bad key."""
 

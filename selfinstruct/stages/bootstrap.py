@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selfinstruct.config import to_plain
 from selfinstruct.data import append_jsonl, read_jsonl, write_jsonl_atomic
 from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.filters.base import InstructionFilter, Verdict, first_rejection
@@ -27,16 +26,13 @@ from selfinstruct.filters.build import build_filters
 from selfinstruct.parsing import clean_demo, parse_alpaca_tasks, parse_instruction_list
 from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR
 from selfinstruct.progress import StageProgress
-from selfinstruct.prompts import PromptTemplate
+from selfinstruct.prompts import StagePrompt
+from selfinstruct.rundir import INSTANCES_FILE, INSTRUCTIONS_FILE, REJECTED_FILE, ROUNDS_FILE
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
 from selfinstruct.stages.common import usage_metrics
 
 log = logging.getLogger(__name__)
 
-INSTRUCTIONS_FILE = "instructions.jsonl"
-INSTANCES_FILE = "instances.jsonl"
-REJECTED_FILE = "rejected.jsonl"
-ROUNDS_FILE = "rounds.jsonl"  # one line per finished round: the commit point of bootstrap's files
 REPLY_FORMATS = ("numbered_list", "alpaca_tasks")
 _ASSUMED_YIELD = 3.0  # accepted instructions per request before any has been measured
 _ASSUMED_ALPACA_YIELD = 10.0  # of an Alpaca-style reply's up to 16 new tasks
@@ -82,7 +78,24 @@ class RoundStats:
 
 
 class BootstrapStage(Stage):
+    """Built from ``stages.bootstrap`` (conf/stages/bootstrap.yaml); reads schedule.* for the round shape."""
+
     name = "bootstrap"
+
+    def __init__(self, template: str, reply_format: str = "numbered_list", sampling: Any = None,
+                 system: str | None = None, variables: Any = None, num_demos: int | None = None,
+                 num_machine_demos: int | None = None) -> None:
+        key = self.config_key
+        if reply_format not in REPLY_FORMATS:
+            raise ConfigError(f"{key}.reply_format: '{reply_format}' is not one of {REPLY_FORMATS}")
+        for field_name, value, low in (("num_demos", num_demos, 1), ("num_machine_demos", num_machine_demos, 0)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise ConfigError(f"{key}.{field_name}: must be null or a whole number of at least {low}, got {value}")
+        self.prompt = StagePrompt(key, template, system, sampling, variables)
+        self.reply_format = reply_format
+        self.sampling: dict[str, Any] = self.prompt.sampling
+        self.variables: dict[str, Any] = self.prompt.variables
+        self._num_demos, self._num_machine_demos = num_demos, num_machine_demos
 
     def prepare(self, ctx: RunContext) -> None:
         schedule = ctx.cfg.schedule
@@ -94,18 +107,11 @@ class BootstrapStage(Stage):
             raise ConfigError("schedule.num_machine_demos: must be between 0 and schedule.num_demos")
         if schedule.requests_per_round < 1:
             raise ConfigError("schedule.requests_per_round: must be at least 1")
-        prompt = ctx.cfg.prompts.bootstrap
-        if prompt.reply_format not in REPLY_FORMATS:
-            raise ConfigError(f"prompts.bootstrap.reply_format: '{prompt.reply_format}' is not one of {REPLY_FORMATS}")
-        self.reply_format = prompt.reply_format
-        self.num_demos = prompt.num_demos if prompt.num_demos is not None else schedule.num_demos
+        self.num_demos = self._num_demos if self._num_demos is not None else schedule.num_demos
         self.num_machine_demos = (
-            prompt.num_machine_demos if prompt.num_machine_demos is not None else schedule.num_machine_demos
+            self._num_machine_demos if self._num_machine_demos is not None else schedule.num_machine_demos
         )
-        self.template = PromptTemplate(prompt.template, "prompts.bootstrap.template")
-        self.system = prompt.system
-        self.sampling: dict[str, Any] = to_plain(prompt.sampling)
-        self.variables: dict[str, Any] = to_plain(prompt.variables)
+        self.template = self.prompt.load()
         # render once with seed demonstrations, as _build_prompt will: a template error fails here, before any request
         sample = ctx.seeds[: self.num_demos]
         if self.reply_format == "numbered_list":
@@ -303,10 +309,7 @@ class BootstrapStage(Stage):
             demos: list[Any] = [clean_demo(text) for text in chosen]
         else:
             demos = [{"instruction": clean_demo(text), **self._demo_instance[text]} for text in chosen]
-        content = self.template.render(demos=demos, next_number=len(demos) + 1, **self.variables)
-        messages = [{"role": "system", "content": self.system}] if self.system else []
-        messages.append({"role": "user", "content": content})
-        return messages
+        return self.prompt.messages(demos=demos, next_number=len(demos) + 1)
 
     @staticmethod
     def _write_metrics(ctx: RunContext, target: int, accepted: int, rejected: Counter, stats: RoundStats) -> None:

@@ -11,49 +11,49 @@ import logging
 import time
 from typing import Any
 
-from selfinstruct.config import to_plain
+from selfinstruct.errors import ConfigError
 from selfinstruct.data import append_jsonl, read_jsonl, write_jsonl_atomic
 from selfinstruct.llm.client import Completion
 from selfinstruct.parsing import parse_yes_no
 from selfinstruct.progress import StageProgress
-from selfinstruct.prompts import PromptTemplate
+from selfinstruct.prompts import StagePrompt
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
-from selfinstruct.stages.common import INSTRUCTIONS_FILE, planned_tasks as _planned_tasks, read_required, rewrite_in_order, usage_metrics
+from selfinstruct.rundir import CLASSIFY_FILE, INSTRUCTIONS_FILE
+from selfinstruct.stages.common import planned_tasks as _planned_tasks, read_required, rewrite_in_order, usage_metrics
 from selfinstruct.stages.demos import classify_demos, load_demo_tasks
 from selfinstruct.stages.requests import request_per_record
 
 log = logging.getLogger(__name__)
 
-CLASSIFY_FILE = "classify.jsonl"
 _DEFAULT_DEMOS = 30
 
 
 class ClassifyStage(Stage):
+    """Built from ``stages.classify`` (conf/stages/classify.yaml)."""
+
     name = "classify"
 
+    def __init__(self, template: str, sampling: Any = None, system: str | None = None, variables: Any = None,
+                 demos_path: str | None = None, num_demos: int | None = None) -> None:
+        key = self.config_key
+        if num_demos is not None and (isinstance(num_demos, bool) or not isinstance(num_demos, int) or num_demos < 1):
+            raise ConfigError(f"{key}.num_demos: must be null or a whole number of at least 1, got {num_demos}")
+        self.prompt = StagePrompt(key, template, system, sampling, variables)
+        self.sampling: dict[str, Any] = self.prompt.sampling
+        self.variables: dict[str, Any] = self.prompt.variables
+        self.demos_path, self.num_demos = demos_path, num_demos
+
     def prepare(self, ctx: RunContext) -> None:
-        prompt = ctx.cfg.prompts.classify
-        self.enabled = prompt is not None
-        if not self.enabled:
-            return
-        self.template = PromptTemplate(prompt.template, "prompts.classify.template")
-        tasks = load_demo_tasks(prompt.demos_path, "prompts.classify.demos_path")
-        self.demos = classify_demos(tasks, prompt.num_demos or _DEFAULT_DEMOS)
-        self.system = prompt.system
-        self.sampling: dict[str, Any] = to_plain(prompt.sampling)
-        self.variables: dict[str, Any] = to_plain(prompt.variables)
+        self.template = self.prompt.load()
+        tasks = load_demo_tasks(self.demos_path, f"{self.config_key}.demos_path")
+        self.demos = classify_demos(tasks, self.num_demos or _DEFAULT_DEMOS)
         # render once as _request will: a template error fails here, before any request
         self.template.check(demos=self.demos, instruction=ctx.seeds[0].instruction, **self.variables)
 
     def _request(self, record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        content = self.template.render(demos=self.demos, instruction=record["instruction"], **self.variables)
-        messages = [{"role": "system", "content": self.system}] if self.system else []
-        messages.append({"role": "user", "content": content})
-        return messages, self.sampling
+        return self.prompt.messages(demos=self.demos, instruction=record["instruction"]), self.sampling
 
     def plan(self, ctx: RunContext) -> StagePlan | None:
-        if not self.enabled:
-            return None
         return StagePlan(
             requests=_planned_tasks(ctx),
             sample_messages=self._request({"instruction": ctx.seeds[0].instruction})[0],
@@ -61,9 +61,6 @@ class ClassifyStage(Stage):
         )
 
     async def run(self, ctx: RunContext) -> None:
-        if not self.enabled:
-            log.info("classify: skipped (the %s recipe has no classify prompt)", ctx.cfg.prompts.recipe)
-            return
         started = time.perf_counter()
         instructions_path = ctx.run_dir / INSTRUCTIONS_FILE
         answers_path = ctx.run_dir / CLASSIFY_FILE

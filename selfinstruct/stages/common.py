@@ -7,10 +7,8 @@ from typing import Any
 
 from selfinstruct.data import read_jsonl, write_jsonl_atomic
 from selfinstruct.errors import SelfInstructError
+from selfinstruct.rundir import INSTRUCTIONS_FILE
 from selfinstruct.stages.base import RunContext
-
-INSTRUCTIONS_FILE = "instructions.jsonl"
-INSTANCES_FILE = "instances.jsonl"
 
 
 def read_required(path: Path, stage: str, producer: str) -> list[dict[str, Any]]:

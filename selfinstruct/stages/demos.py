@@ -1,7 +1,7 @@
 """Demonstrations for the classify and instances prompts, drawn from a seed-format file.
 
 The paper shows fixed demonstrations; ours are picked deterministically from our own seeds (or
-the file ``prompts.<stage>.demos_path`` names), so they are real tasks with real instances.
+the file ``stages.<stage>.demos_path`` names), so they are real tasks with real instances.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import math
 import random
 from typing import Any
 
-from selfinstruct.data import Task, load_seed_tasks
+from selfinstruct.data import Task
+from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.errors import ConfigError, SeedError
 from selfinstruct.resources import resolve_path
 

@@ -21,11 +21,10 @@ from selfinstruct.export.encoding import PromptEncoder
 from selfinstruct.data import write_text_atomic
 from selfinstruct.export.formats import ExportSettings, FormatWriter
 from selfinstruct.export.records import GeneratedTask, dedupe_examples, read_generated_tasks, to_examples
+from selfinstruct.rundir import INSTANCES_FILE
 from selfinstruct.stages.base import RunContext, Stage
 
 log = logging.getLogger(__name__)
-
-INSTANCES_FILE = "instances.jsonl"
 
 
 class FinetuneStage(Stage):

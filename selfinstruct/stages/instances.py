@@ -14,15 +14,14 @@ from typing import Any
 
 from selfinstruct.config import to_plain
 from selfinstruct.data import append_jsonl, read_jsonl
-from selfinstruct.errors import SelfInstructError
+from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.llm.client import Completion
 from selfinstruct.parsing import parse_input_first, parse_output_first
 from selfinstruct.progress import StageProgress
-from selfinstruct.prompts import PromptTemplate
+from selfinstruct.prompts import StagePrompt
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
+from selfinstruct.rundir import INSTANCES_FILE, INSTRUCTIONS_FILE
 from selfinstruct.stages.common import (
-    INSTANCES_FILE,
-    INSTRUCTIONS_FILE,
     planned_tasks,
     read_required,
     rewrite_in_order,
@@ -40,17 +39,32 @@ _MAX_BUDGET_FACTOR = 4  # a reply cut off before its first instance is asked aga
 class _Prompt:
     """A template with its demonstrations and decoding parameters, for one of the two orders."""
 
-    def __init__(self, cfg: Any, key: str, pick_demos: Any, default_demos: int) -> None:
-        self.template = PromptTemplate(cfg.template, f"{key}.template")
-        self.demos = pick_demos(load_demo_tasks(cfg.demos_path, f"{key}.demos_path"), cfg.num_demos or default_demos)
-        self.system = cfg.system
-        self.sampling: dict[str, Any] = to_plain(cfg.sampling)
-        self.variables: dict[str, Any] = to_plain(cfg.variables)
+    def __init__(self, entry: Any, key: str, pick_demos: Any, default_demos: int) -> None:
+        entry = to_plain(entry) if entry is not None else None
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{key}: must be a mapping (template, sampling, demos_path, num_demos, ...)")
+        entry = dict(entry)
+        demos_path, num_demos = entry.pop("demos_path", None), entry.pop("num_demos", None)
+        if num_demos is not None and (isinstance(num_demos, bool) or not isinstance(num_demos, int) or num_demos < 1):
+            raise ConfigError(f"{key}.num_demos: must be null or a whole number of at least 1, got {num_demos}")
+        known = ("template", "system", "sampling", "variables")
+        for name in entry:
+            if name not in known:
+                raise ConfigError(f"{key}.{name}: unknown key (known: {', '.join((*known, 'demos_path', 'num_demos'))})")
+        if "template" not in entry:
+            raise ConfigError(f"{key}.template: missing (a template file)")
+        self.prompt = StagePrompt(key, **entry)
+        self.key, self.pick_demos, self.demos_path, self.num_demos = key, pick_demos, demos_path, num_demos or default_demos
+        self.sampling: dict[str, Any] = self.prompt.sampling
+        self.variables: dict[str, Any] = self.prompt.variables
+
+    def load(self) -> None:
+        """Read the template and the demonstrations (in the stage's prepare)."""
+        self.template = self.prompt.load()
+        self.demos = self.pick_demos(load_demo_tasks(self.demos_path, f"{self.key}.demos_path"), self.num_demos)
 
     def request(self, instruction: str, budget_factor: int = 1) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        content = self.template.render(demos=self.demos, instruction=instruction, **self.variables)
-        messages = [{"role": "system", "content": self.system}] if self.system else []
-        messages.append({"role": "user", "content": content})
+        messages = self.prompt.messages(demos=self.demos, instruction=instruction)
         sampling = dict(self.sampling)
         if budget_factor > 1 and sampling.get("max_tokens"):
             sampling["max_tokens"] = sampling["max_tokens"] * budget_factor
@@ -58,16 +72,18 @@ class _Prompt:
 
 
 class InstancesStage(Stage):
+    """Built from ``stages.instances`` (conf/stages/instances.yaml): an ``input_first`` and an
+    ``output_first`` prompt entry; reads schedule.max_instances_per_task."""
+
     name = "instances"
 
+    def __init__(self, input_first: Any, output_first: Any) -> None:
+        self.input_first = _Prompt(input_first, f"{self.config_key}.input_first", input_first_demos, 10)
+        self.output_first = _Prompt(output_first, f"{self.config_key}.output_first", output_first_demos, 12)
+
     def prepare(self, ctx: RunContext) -> None:
-        prompts = ctx.cfg.prompts
-        self.enabled = prompts.instances_input_first is not None and prompts.instances_output_first is not None
-        if not self.enabled:
-            return
-        self.input_first = _Prompt(prompts.instances_input_first, "prompts.instances_input_first", input_first_demos, 10)
-        self.output_first = _Prompt(prompts.instances_output_first, "prompts.instances_output_first",
-                                    output_first_demos, 12)
+        self.input_first.load()
+        self.output_first.load()
         self.max_instances = ctx.cfg.schedule.max_instances_per_task
         if self.max_instances < 1:
             raise SelfInstructError("schedule.max_instances_per_task: must be at least 1")
@@ -77,8 +93,6 @@ class InstancesStage(Stage):
             prompt.template.check(demos=prompt.demos, instruction=sample.instruction, **prompt.variables)
 
     def plan(self, ctx: RunContext) -> StagePlan | None:
-        if not self.enabled:
-            return None
         typical = min(self.input_first.sampling.get("max_tokens") or _TYPICAL_TOKENS, _TYPICAL_TOKENS)
         return StagePlan(
             requests=planned_tasks(ctx),
@@ -87,9 +101,11 @@ class InstancesStage(Stage):
             note="prompt sized on the input-first template",
         )
 
-    def _request(self, record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    def _request(self, record: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, Any], str]:
+        """The record's prompt, and its mode (sent as stage "instances:MODE")."""
+        mode = "output_first" if record["is_classification"] else "input_first"
         prompt = self.output_first if record["is_classification"] else self.input_first
-        return prompt.request(record["instruction"], self._budget_factor.get(record["id"], 1))
+        return (*prompt.request(record["instruction"], self._budget_factor.get(record["id"], 1)), mode)
 
     def _task_record(self, record: dict[str, Any], completion: Completion) -> dict[str, Any]:
         parse = parse_output_first if record["is_classification"] else parse_input_first
@@ -105,9 +121,6 @@ class InstancesStage(Stage):
         }
 
     async def run(self, ctx: RunContext) -> None:
-        if not self.enabled:
-            log.info("instances: skipped (the %s recipe writes instances in its bootstrap)", ctx.cfg.prompts.recipe)
-            return
         started = time.perf_counter()
         instructions = read_required(ctx.run_dir / INSTRUCTIONS_FILE, self.name, "bootstrap")
         labelled = [r for r in instructions if isinstance(r.get("is_classification"), bool)]

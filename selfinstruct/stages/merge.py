@@ -22,9 +22,9 @@ from selfinstruct.data import read_jsonl, write_jsonl_atomic
 from selfinstruct.errors import ConfigError
 from selfinstruct.filters.base import InstructionFilter, first_rejection
 from selfinstruct.filters.build import build_filters
+from selfinstruct.rundir import CLASSIFY_FILE, INSTANCES_FILE, INSTRUCTIONS_FILE, REJECTED_FILE, ROUNDS_FILE
 from selfinstruct.stages.base import RunContext, Stage
-from selfinstruct.stages.bootstrap import INSTANCES_FILE, INSTRUCTIONS_FILE, REJECTED_FILE, ROUNDS_FILE, accepted_record
-from selfinstruct.stages.classify import CLASSIFY_FILE
+from selfinstruct.stages.bootstrap import accepted_record
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from selfinstruct.errors import SelfInstructError
+from selfinstruct.rundir import ALPACA_FILE, INSTANCES_FILE, INSTRUCTIONS_FILE, METRICS_FILE
 from selfinstruct.stages.base import RunContext, Stage
 
 log = logging.getLogger(__name__)
 
 # a run directory the report can say something about holds at least one of these
-_INPUTS = ("instructions.jsonl", "instances.jsonl", "metrics.json", "finetune/alpaca.json")
+_INPUTS = (INSTRUCTIONS_FILE, INSTANCES_FILE, METRICS_FILE, ALPACA_FILE)
 
 
 class ReportStage(Stage):

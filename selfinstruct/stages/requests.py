@@ -12,7 +12,9 @@ from typing import Any, Callable, Sequence
 
 from selfinstruct.llm.client import Completion, LLMClient
 
-BuildRequest = Callable[[dict[str, Any]], tuple[list[dict[str, str]], dict[str, Any]]]
+# Builds (messages, sampling) for a record, or (messages, sampling, mode) for a stage whose prompts
+# come in several modes: it is sent as stage "NAME:MODE" (usage still counts under NAME).
+BuildRequest = Callable[[dict[str, Any]], "tuple[list[dict[str, str]], dict[str, Any]] | tuple[list[dict[str, str]], dict[str, Any], str]"]
 # Handles a batch of answered records; may return records to ask again (a reply that was unusable).
 HandleBatch = Callable[[list[tuple[dict[str, Any], Completion]]], "list[dict[str, Any]] | None"]
 
@@ -36,7 +38,7 @@ async def request_per_record(
                 failed.extend((record, None) for record in pending[start:])
                 break
             batch = pending[start:start + batch_size]
-            completions = await asyncio.gather(*(llm.complete(*build(r), stage=stage) for r in batch))
+            completions = await asyncio.gather(*(_complete(llm, stage, build(r)) for r in batch))
             done = []
             for record, completion in zip(batch, completions):
                 (done if completion.ok else failed).append((record, completion))
@@ -46,3 +48,8 @@ async def request_per_record(
         if not pending or llm.stopped_reason:
             break
     return pending
+
+
+def _complete(llm: LLMClient, stage: str, request: tuple[Any, ...]) -> Any:
+    messages, sampling, *mode = request
+    return llm.complete(messages, sampling, stage=":".join((stage, *mode)))

@@ -1,0 +1,60 @@
+"""The simulated model's settings (``ServerOptions``, mirrored by the CLI flags) and fault kinds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODEL_ID = "loopback"
+# Every fault the server can simulate; --faults picks a subset (default: DEFAULT_FAULTS).
+#   429        rate limited, with a Retry-After header (--retry-after-s)
+#   500        internal server error
+#   timeout    the reply is delayed by --slow-s
+#   malformed  a 200 whose JSON body is cut in half
+#   401        invalid key; the message echoes the request's Authorization header, as some providers do
+#   500echo    internal error whose message quotes the Authorization header
+#   context    400 context_length_exceeded, OpenAI's context-window error
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "timeout", "malformed", "401", "500echo", "context")
+DEFAULT_FAULTS: tuple[str, ...] = ("429", "500", "timeout", "malformed")
+CONTEXT_ERROR = ("This model's maximum context length is 8192 tokens. However, your messages resulted in "
+                 "9000 tokens. Please reduce the length of the messages.")
+RATE_FIELDS: tuple[str, ...] = (
+    "fault_rate", "near_copy_rate", "keyword_rate", "short_rate", "bad_start_rate", "truncate_rate",
+    "conflict_rate", "empty_output_rate", "colon_rate", "duplicate_rate", "same_io_rate",
+)
+
+
+@dataclass
+class ServerOptions:
+    """Everything that shapes the server's behaviour; mirrors the CLI flags."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    latency_ms: float = 0.0
+    seed: int = 0
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = DEFAULT_FAULTS
+    slow_s: float = 5.0
+    retry_after_s: float = 1.0
+    near_copy_rate: float = 0.1
+    keyword_rate: float = 0.05
+    short_rate: float = 0.05
+    bad_start_rate: float = 0.04
+    truncate_rate: float = 0.05
+    conflict_rate: float = 0.05
+    empty_output_rate: float = 0.05
+    colon_rate: float = 0.05
+    duplicate_rate: float = 0.05
+    same_io_rate: float = 0.03
+    log: str | None = None
+
+    def __post_init__(self) -> None:
+        # Configs may hand over "429,500", a bare 429 or a list; normalise to strings.
+        raw = self.faults.split(",") if isinstance(self.faults, str) else self.faults
+        raw = raw if isinstance(raw, (list, tuple)) else [raw]
+        self.faults = tuple(str(f).strip() for f in raw if str(f).strip())
+        unknown = set(self.faults) - set(FAULT_KINDS)
+        if unknown or not self.faults:
+            raise ValueError(f"faults must be a non-empty subset of {FAULT_KINDS}, got {self.faults}")
+        for name in RATE_FIELDS:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")

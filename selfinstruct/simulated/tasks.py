@@ -1,0 +1,240 @@
+"""Replies to prompts about one task: classify (Yes/No) and the two instance modes.
+
+With the stage known (``classify``, ``instances:input_first``, ``instances:output_first``) the
+task is read by structure alone: the instruction after the last ``Task:`` (for classify, less
+the question on the block's last line). Without it the kinds fall back to the bundled
+templates' wording (``detect_*``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from selfinstruct.simulated import synthetic
+from selfinstruct.simulated.examples import (
+    Example,
+    ReplyDefects,
+    _field,
+    _roll_reply,
+    _unique_examples,
+    apply_instance_defects,
+)
+from selfinstruct.simulated.replies import Draft, PromptKind, ReplyContext, register_kind
+
+# --- shared: prompts that end with "Task: <instruction>" ---------------------
+
+_TASK_AT_LINE_START = re.compile(r"(?:^|\n)Task:[ \t]*")
+CLASSIFY_QUESTION = "Is it classification?"
+INPUT_FIRST_HEADER = "Write examples for each task below"
+OUTPUT_FIRST_HEADER = "Each task below is a classification task"
+
+
+@dataclass(frozen=True)
+class TaskPrompt:
+    """A classify or instance prompt: its header, demo instructions and the task to answer."""
+
+    header: str
+    demos: tuple[str, ...]
+    instruction: str
+    body: str  # everything between the header and the final task
+
+    @property
+    def task(self) -> synthetic.SyntheticTask:
+        return synthetic.describe(self.instruction)
+
+
+def _split_tasks(text: str) -> TaskPrompt | None:
+    """Header, demo blocks and the final 'Task:' block of a prompt (None without any)."""
+    starts = list(_TASK_AT_LINE_START.finditer(text))
+    if not starts:
+        return None
+    last = starts[-1]
+    demos = tuple(" ".join(text[m.end():].split("\n", 1)[0].split()) for m in starts[:-1])
+    header = text[:starts[0].start()].strip()
+    body = text[starts[0].start():last.start()]
+    return TaskPrompt(header, demos, " ".join(text[last.end():].split()), body)
+
+
+def detect_classify(text: str) -> TaskPrompt | None:
+    """'Task: ... / Is it classification? Yes|No' demos ending with the bare question."""
+    stripped = text.rstrip()
+    if not stripped.endswith(CLASSIFY_QUESTION):
+        return None
+    prompt = _split_tasks(stripped[: -len(CLASSIFY_QUESTION)])
+    return prompt if prompt and prompt.instruction else None
+
+
+# A final 'Task:' block that already holds answers is a demo, not the task to answer.
+_ANSWER_AFTER_TASK = re.compile(r"\n\s*(?:Input|Output|Example\s*\d+|Class label)\b|" + re.escape(CLASSIFY_QUESTION))
+
+
+def _instance_prompt(text: str) -> tuple[str, TaskPrompt] | None:
+    """Which instance prompt this is ('input_first' / 'output_first') and its parsed form."""
+    text = text.rstrip()
+    prompt = _split_tasks(text)
+    tail = text[text.rfind("Task:"):]
+    if prompt is None or not prompt.instruction or _ANSWER_AFTER_TASK.search(tail):
+        return None
+    if prompt.header.startswith(INPUT_FIRST_HEADER):
+        return "input_first", prompt
+    if prompt.header.startswith(OUTPUT_FIRST_HEADER):
+        return "output_first", prompt
+    if re.search(r"^Class label\b", prompt.body, re.MULTILINE):
+        return "output_first", prompt
+    if re.search(r"^(?:Input|Output):", prompt.body, re.MULTILINE):
+        return "input_first", prompt
+    return None
+
+
+def parse_classify(text: str) -> TaskPrompt | None:
+    """By structure: the last 'Task:' block, less its last line (the question) when it has several."""
+    stripped = text.rstrip()
+    starts = list(_TASK_AT_LINE_START.finditer(stripped))
+    if not starts:
+        return None
+    tail = stripped[starts[-1].end():]
+    if "\n" in tail:
+        stripped = stripped[: len(stripped) - len(tail.rpartition("\n")[2])]
+    prompt = _split_tasks(stripped)
+    return prompt if prompt and prompt.instruction else None
+
+
+def parse_task(text: str) -> TaskPrompt | None:
+    """By structure: the instruction is everything after the last 'Task:'."""
+    prompt = _split_tasks(text.rstrip())
+    return prompt if prompt and prompt.instruction else None
+
+
+def detect_input_first(text: str) -> TaskPrompt | None:
+    found = _instance_prompt(text)
+    return found[1] if found and found[0] == "input_first" else None
+
+
+def detect_output_first(text: str) -> TaskPrompt | None:
+    found = _instance_prompt(text)
+    return found[1] if found and found[0] == "output_first" else None
+
+
+# --- classify: "Is it classification?" ----------------------------------------
+
+CLASSIFY_YES: tuple[str, ...] = ("Yes", "yes", " Yes.", "Yes, because it picks one label from a fixed set.")
+CLASSIFY_NO: tuple[str, ...] = ("No", "No.", "no - the answer is free text.")
+
+
+def respond_classify(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
+    """Yes/No for the last task, right for every grammar instruction, dressed in varied styles."""
+    return Draft(ctx.rng.choice(CLASSIFY_YES if prompt.task.is_classification else CLASSIFY_NO))
+
+
+# --- instances_input_first -----------------------------------------------------
+
+INPUT_FIRST_STYLES: tuple[str, ...] = ("plain", "colon", "numbered", "markdown", "restated")
+INPUT_FIRST_WEIGHTS: tuple[float, ...] = (0.4, 0.15, 0.15, 0.15, 0.15)
+MAX_EXAMPLES = 5  # the client stops at "Example 6"
+
+
+def _render_example(example: Example, n: int, style: str) -> str:
+    if style == "numbered":
+        return _field(f"Input {n}:", example.input) + "\n" + _field(f"Output {n}:", example.output)
+    if style == "markdown":
+        return (f"**Example {n}**\n" + _field("**Input:**", example.input) + "\n"
+                + _field("**Output:**", example.output))
+    head = f"Example {n}:" if style == "colon" else f"Example {n}"
+    return head + "\n" + _field("Input:", example.input) + "\n" + _field("Output:", example.output)
+
+
+def render_input_first(examples: Sequence[Example], takes_input: bool, style: str, instruction: str,
+                       gap: str) -> str:
+    """An input-first reply; a task without input gets its 'Output:' only."""
+    if not takes_input:
+        marker = "**Output:**" if style == "markdown" else "Output:"
+        text = "\n".join(_field(marker, e.output) for e in examples)
+    else:
+        inner = "plain" if style == "restated" else style
+        text = gap.join(_render_example(e, n, inner) for n, e in enumerate(examples, 1))
+    return f"Task: {instruction}\n{text}" if style == "restated" else text
+
+
+def respond_input_first(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
+    """1-5 examples for a task with input (with defects), else a single Output."""
+    rng, task = ctx.rng, prompt.task
+    style = rng.choices(INPUT_FIRST_STYLES, INPUT_FIRST_WEIGHTS)[0]
+    gap = rng.choice(("\n", "\n\n"))
+    reply = _roll_reply(ctx)
+    if task.takes_input:
+        count = rng.randint(1, MAX_EXAMPLES)
+        count = max(count, 2) if reply.conflict else count
+        count = min(count, MAX_EXAMPLES - 1) if reply.duplicate else count
+    else:
+        count, reply = 1, ReplyDefects(False, False, reply.truncate)
+
+    def make(_: int) -> Example:
+        instance = synthetic.make_instance(task, rng)
+        return Example(instance.input, instance.output)
+
+    examples = _unique_examples(make, count)
+    base = list(examples)
+
+    def conflict_output(i: int, _: int) -> str:
+        return synthetic.other_output(task, synthetic.SyntheticInstance(base[i].input, base[i].output), rng)
+
+    examples = apply_instance_defects(examples, reply, ctx, conflict_output)
+    text = render_input_first(examples, task.takes_input, style, prompt.instruction, gap)
+    return Draft(text, rng.uniform(0.2, 0.8) if reply.truncate else None)
+
+
+# --- instances_output_first ----------------------------------------------------
+
+OUTPUT_FIRST_STYLES: tuple[str, ...] = ("plain", "numbered", "markdown", "restated")
+OUTPUT_FIRST_WEIGHTS: tuple[float, ...] = (0.55, 0.15, 0.15, 0.15)
+
+
+def task_labels(task: synthetic.SyntheticTask) -> tuple[str, ...]:
+    """The task's labels; for a task the grammar gives none, those it spells out, else Yes/No."""
+    return task.labels or synthetic.labels_in(task.instruction) or synthetic.YES_NO
+
+
+def _render_labelled(example: Example, n: int, style: str, takes_input: bool) -> str:
+    if style == "numbered":
+        label, marker = f"Class label {n}:", f"Input {n}:"
+    elif style == "markdown":
+        label, marker = "**Class label:**", "**Input:**"
+    else:
+        label, marker = "Class label:", "Input:"
+    text = _field(label, example.output)
+    return text + "\n" + _field(marker, example.input) if takes_input else text
+
+
+def render_output_first(examples: Sequence[Example], takes_input: bool, style: str, instruction: str,
+                        gap: str) -> str:
+    """'Class label: X' followed by its 'Input:', or the labels alone for a task without input."""
+    inner = "plain" if style == "restated" else style
+    joiner = gap if takes_input else "\n"
+    text = joiner.join(_render_labelled(e, n, inner, takes_input) for n, e in enumerate(examples, 1))
+    return f"Task: {instruction}\n{text}" if style == "restated" else text
+
+
+def respond_output_first(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
+    """One example per label of the task (inputs written for each label), with defects."""
+    rng, task = ctx.rng, prompt.task
+    style = rng.choices(OUTPUT_FIRST_STYLES, OUTPUT_FIRST_WEIGHTS)[0]
+    gap = rng.choice(("\n", "\n\n"))
+    reply = _roll_reply(ctx)
+    labels = task_labels(task)
+
+    def make(k: int) -> Example:
+        return Example(synthetic.input_for_label(task, labels[k], rng) if task.takes_input else "", labels[k])
+
+    examples = _unique_examples(make, len(labels)) if task.takes_input else [make(k) for k in range(len(labels))]
+    examples = apply_instance_defects(examples, reply, ctx, lambda _, j: examples[j].output)
+    text = render_output_first(examples, task.takes_input, style, prompt.instruction, gap)
+    return Draft(text, rng.uniform(0.2, 0.8) if reply.truncate else None)
+
+
+register_kind(PromptKind("classify", detect_classify, respond_classify, parse_classify, stages=("classify",)))
+register_kind(PromptKind("instances_input_first", detect_input_first, respond_input_first, parse_task,
+                         stages=("instances:input_first",)))
+register_kind(PromptKind("instances_output_first", detect_output_first, respond_output_first, parse_task,
+                         stages=("instances:output_first",)))
