@@ -147,14 +147,6 @@ class RunOutcome:
     signal: signal.Signals | None = None
 
 
-def register_run_secrets(cfg: DictConfig) -> None:
-    """Mask the values of every variable this run reads a key from, before anything can print them."""
-    from selfinstruct.secrets import register_secret_variables
-
-    model = cfg.model
-    register_secret_variables([model.api_key_env, *(d.api_key_env for d in model.deployments)])
-
-
 def check_price_for_budget(cfg: DictConfig, stages: list[Stage]) -> None:
     """budget.max_usd needs a price: without one no cost can be counted and the cap would not hold."""
     if cfg.budget.max_usd is None or not any(s.needs_llm for s in stages):
@@ -180,7 +172,6 @@ def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = N
     from selfinstruct.config_checks import check_config
     from selfinstruct.llm.endpoint import SIMULATED_NOTICE, open_endpoint
 
-    register_run_secrets(cfg)
     check_config(cfg)
     model = cfg.model
     started = time.perf_counter()

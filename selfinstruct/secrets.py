@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import threading
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 # Names of environment variables that hold credentials (OPENAI_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY,
 # WATSONX_APIKEY, AZURE_AD_TOKEN, DB_PASSWORD, GOOGLE_APPLICATION_CREDENTIALS ...).
@@ -42,13 +42,6 @@ def register_secret(value: str | None) -> None:
             _registered.add(value)
 
 
-def register_secret_variables(names: Iterable[str | None]) -> None:
-    """Register the values of the environment variables ``names`` (the ones a run reads keys from)."""
-    for name in names:
-        if name:
-            register_secret(os.environ.get(name))
-
-
 def secret_values() -> list[str]:
     """Every value to mask, longest first (so a key containing another is masked whole)."""
     values = {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LENGTH}
@@ -64,17 +57,6 @@ def redact(text: str, key_shapes: bool = True) -> str:
         if value in text:
             text = text.replace(value, MASK)
     return _KEY_SHAPED.sub(r"\1-" + MASK, text) if key_shapes else text
-
-
-def redact_value(value: Any) -> Any:
-    """``redact`` applied to every string inside a JSON-like value (dicts, lists)."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact_value(k): redact_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_value(v) for v in value]
-    return value
 
 
 class RedactingFilter(logging.Filter):

@@ -31,7 +31,7 @@ _WAIT_POLL_S = 0.2  # how often a reservation waiting for others to settle looks
 class StopFlag:
     """Set once (by a signal handler) to stop sending; the reason is shown to the user.
 
-    ``wait`` lets a sleeping retry or a waiting reservation wake up the moment it is set.
+    ``sleep`` lets a retry backoff or a rate-limit wait end the moment it is set (or ``wake`` is called).
     """
 
     def __init__(self) -> None:
@@ -39,30 +39,23 @@ class StopFlag:
         self.signal: object = None
         self._event: asyncio.Event | None = None
 
+    def _woken(self) -> asyncio.Event:
+        if self._event is None:  # made on first use, inside the running event loop
+            self._event = asyncio.Event()
+        return self._event
+
     def set(self, reason: str) -> None:
         self.reason = self.reason or reason
-        if self._event is not None:
-            self._event.set()
+        self._woken().set()
 
     def wake(self) -> None:
         """Cut every sleep short from now on without stopping the run (a fatal error: the sleepers'
         next attempt raises it instead of sending)."""
-        if self._event is None:
-            self._event = asyncio.Event()
-        self._event.set()
+        self._woken().set()
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep ``seconds``, or less when the flag is set meanwhile."""
-        if self.reason or seconds <= 0 or (self._event is not None and self._event.is_set()):
-            return
-        if self._event is None:
-            self._event = asyncio.Event()
-            if self.reason:
-                self._event.set()
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
-            pass
+        """Sleep ``seconds``, or less when the flag is set (or woken) meanwhile."""
+        await _wait_at_most(self._woken(), seconds)
 
 
 class BudgetExhausted(Exception):
@@ -138,14 +131,6 @@ class SpendLedger:
             self._out.close()
 
 
-@dataclass
-class Ticket:
-    """One granted reservation."""
-
-    number: int
-    reserved_usd: float
-
-
 class Budget:
     """Caps on dollars and requests over every invocation of the run; reservations keep them at any concurrency."""
 
@@ -157,11 +142,10 @@ class Budget:
         self.earlier = self.ledger.earlier()
         self.spent_usd = 0.0  # settled by this invocation
         self.sent = 0  # attempts sent by this invocation
-        self.reserved: dict[int, float] = {}
-        self.overshoot_usd = 0.0  # real costs above their reservation (a tokenizer that counted low)
+        self.reserved: dict[int, float] = {}  # reservation number -> its worst case, while in flight
         self._numbers = 0
         self._exhausted: str | None = None
-        self._settled: asyncio.Condition | None = None
+        self._settled: asyncio.Event | None = None  # set whenever an attempt settles
 
     # -- totals ---------------------------------------------------------------------------------
 
@@ -200,39 +184,35 @@ class Budget:
 
     # -- reservations -----------------------------------------------------------------------------
 
-    async def reserve(self, worst_usd: float | None, stop: StopFlag | None = None) -> Ticket:
-        """Reserve one attempt at ``worst_usd`` (None: no dollar cap applies), waiting while other
-        reservations may still settle below their worst case; raise BudgetExhausted when it cannot fit."""
+    async def reserve(self, worst_usd: float | None, stop: StopFlag | None = None) -> int:
+        """Reserve one attempt at ``worst_usd`` (None: no dollar cap applies) and return its number,
+        waiting while other reservations may still settle below their worst case; raise
+        BudgetExhausted when it cannot fit."""
+        cost = worst_usd or 0.0
         while True:
             if stop is not None and stop.reason:
                 raise BudgetExhausted(stop.reason)
-            reason = self.exhausted_reason
+            reason = self.exhausted_reason  # max_requests: the next attempt would cross it
             if reason:
                 raise BudgetExhausted(reason)
-            in_flight_requests = len(self.reserved)
-            if self.max_requests is not None and self.total_requests + 1 > self.max_requests:
-                self._exhausted = self.exhausted_reason
-                raise BudgetExhausted(self._exhausted or "budget.max_requests reached")
-            cost = worst_usd or 0.0
-            if self.max_usd is not None:
-                if self.total_usd + cost > self.max_usd:
-                    self._exhausted = (f"budget.max_usd={self.max_usd} reached: ${self.total_usd:.4f} spent, "
-                                       f"and the next request may cost up to ${cost:.4f}")
-                    raise BudgetExhausted(self._exhausted)
-                if self.total_usd + sum(self.reserved.values()) + cost > self.max_usd and in_flight_requests:
-                    await self._wait_for_settlement(stop)
-                    continue
-            break
+            if self.max_usd is None:
+                break
+            if self.total_usd + cost > self.max_usd:
+                self._exhausted = (f"budget.max_usd={self.max_usd} reached: ${self.total_usd:.4f} spent, "
+                                   f"and the next request may cost up to ${cost:.4f}")
+                raise BudgetExhausted(self._exhausted)
+            if not self.reserved or self.total_usd + sum(self.reserved.values()) + cost <= self.max_usd:
+                break
+            await self._wait_for_settlement()
         self._numbers += 1
-        ticket = Ticket(self._numbers, cost)
-        self.reserved[ticket.number] = cost
+        self.reserved[self._numbers] = cost
         self.sent += 1
-        self.ledger.reserve(ticket.number, cost)
-        return ticket
+        self.ledger.reserve(self._numbers, cost)
+        return self._numbers
 
-    def settle(self, ticket: Ticket, usd: float | None, sent: bool = True) -> None:
+    def settle(self, number: int, usd: float | None, sent: bool = True) -> None:
         """The attempt returned: its real cost replaces its reservation (None: unknown, the reservation stands)."""
-        reserved = self.reserved.pop(ticket.number, 0.0)
+        reserved = self.reserved.pop(number, 0.0)
         real: float | None
         if not sent:
             self.sent -= 1
@@ -241,31 +221,24 @@ class Budget:
             real = reserved if self.max_usd is not None else None
         else:
             real = usd
-        if real is not None and real > reserved and self.max_usd is not None:
-            self.overshoot_usd += real - reserved
         self.spent_usd += real or 0.0
-        self.ledger.settle(ticket.number, real, sent)
+        self.ledger.settle(number, real, sent)
         if self._settled is not None:
-            self._settled.notify_all_soon()  # type: ignore[attr-defined]
+            self._settled.set()
 
-    async def _wait_for_settlement(self, stop: StopFlag | None) -> None:
+    async def _wait_for_settlement(self) -> None:
+        """Until some attempt settles, or a short poll passes (so the caller sees a stop)."""
         if self._settled is None:
-            self._settled = _Settled()
-        await self._settled.wait(_WAIT_POLL_S)
+            self._settled = asyncio.Event()
+        await _wait_at_most(self._settled, _WAIT_POLL_S)
+        self._settled.clear()
 
 
-class _Settled:
-    """Wakes reservations waiting for an in-flight attempt to settle (polls, so a stop is seen too)."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify_all_soon(self) -> None:
-        self._event.set()
-
-    async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout=timeout)
-        except asyncio.TimeoutError:
-            pass
-        self._event.clear()
+async def _wait_at_most(event: asyncio.Event, seconds: float) -> None:
+    """Until ``event`` is set or ``seconds`` pass, whichever comes first."""
+    if event.is_set() or seconds <= 0:
+        return
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass

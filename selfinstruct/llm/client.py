@@ -28,7 +28,7 @@ from selfinstruct.llm.calllog import CallLog
 from selfinstruct.llm.cost import call_cost, price_known, worst_case_cost
 from selfinstruct.llm.failures import CircuitBreaker, fatal_error
 from selfinstruct.llm.litellm_import import import_litellm
-from selfinstruct.llm.retry import WaitHonouringRetryAfter, error_kind, got_http_reply, is_retryable, transport_failure
+from selfinstruct.llm.retry import WaitHonouringRetryAfter, error_kind, is_retryable, may_have_been_billed
 from selfinstruct.llm.router import ROUTER_GROUP, build_router, in_flight_limit
 from selfinstruct.llm.usage import Completion, RequestTrace, Usage
 from selfinstruct.secrets import redact
@@ -69,8 +69,8 @@ class LLMClient:
         self._call_log = call_log or CallLog(None)
         self._stop: StopFlag = stop if stop is not None else StopFlag()  # set by SIGINT/SIGTERM: send nothing new
         self._priced = price_known(self._litellm, model)
-        self._breaker = CircuitBreaker(getattr(model, "breaker_attempts", 5))
-        self._max_retry_after = float(getattr(model, "max_retry_after_s", 120.0))
+        self._breaker = CircuitBreaker(model.breaker_attempts)
+        self._max_retry_after = float(model.max_retry_after_s)
         self._fatal: LLMFatalError | None = None  # set by the first error no retry can fix: nothing more is sent
         # with a Router, the first retries go straight to another deployment (failover), then back off
         failover = len(model.deployments) - 1 if self._router is not None else 0
@@ -224,18 +224,19 @@ class LLMClient:
                         raise BudgetExhausted(self.interrupted)
                     if self._fatal is not None:  # another request already found what dooms them all
                         raise self._fatal
-                    ticket = await self.budget.reserve(worst_usd, self._stop)
-                    try:
-                        await self._until_stopped(self._throttle(messages, sampling))
-                    except BudgetExhausted:
-                        self.budget.settle(ticket, 0.0, sent=False)
-                        raise
+                    reservation = await self.budget.reserve(worst_usd, self._stop)
+                    if self._rpm or self._tpm:
+                        try:
+                            await self._until_stopped(self._throttle(messages, sampling))
+                        except BudgetExhausted:
+                            self.budget.settle(reservation, 0.0, sent=False)
+                            raise
                     attempts += 1
                     try:
                         response = await send(**kwargs)
                     except Exception as exc:
                         # an error reply costs nothing; a timeout or a broken reply may have been billed
-                        self.budget.settle(ticket, 0.0 if got_http_reply(exc) or transport_failure(exc) else None)
+                        self.budget.settle(reservation, None if may_have_been_billed(exc) else 0.0)
                         if self._router is not None:
                             failed_deployments.append(str(getattr(exc, "failed_deployment_id", None) or "unknown"))
                         try:
@@ -248,7 +249,6 @@ class LLMClient:
                             raise self._fatal from None
                         raise
                     self._breaker.replied()
-                    self.budget.settle(ticket, self._response_cost(response))
         except BudgetExhausted:  # the budget is spent or the run was interrupted: nothing was sent
             error = INTERRUPTED_ERROR if self.interrupted else BUDGET_ERROR
             completion = Completion(error=error, attempts=attempts, latency_s=time.perf_counter() - started)
@@ -258,6 +258,7 @@ class LLMClient:
             completion = self._failed(exc, time.perf_counter() - started, attempts)
         else:
             completion = self._succeeded(response, time.perf_counter() - started, attempts)
+            self.budget.settle(reservation, completion.cost_usd)  # the reply's real cost replaces its reservation
             if self._router is not None:
                 completion.deployment = str((getattr(response, "_hidden_params", None) or {}).get("model_id")
                                             or "unknown")
@@ -301,12 +302,6 @@ class LLMClient:
         """What this attempt can cost at most (see cost.worst_case_cost); None when unpriced."""
         return worst_case_cost(self._litellm, self.model, messages, sampling) if self._priced else None
 
-    def _response_cost(self, response: Any) -> float | None:
-        usage = getattr(response, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
-        completion_tokens = getattr(usage, "completion_tokens", 0) or 0
-        return call_cost(self._litellm, self.model, response, prompt_tokens, completion_tokens)
-
     def _failed(self, exc: Exception, latency: float, attempts: int) -> Completion:
         kind = error_kind(exc)
         message = redact(" ".join(str(exc).split())[:300] or kind)
@@ -314,21 +309,23 @@ class LLMClient:
         return Completion(error=kind, latency_s=latency, attempts=attempts)
 
     def _succeeded(self, response: Any, latency: float, attempts: int) -> Completion:
+        """The reply as a Completion; its cost is known even when its body is malformed (it was billed)."""
+        usage = getattr(response, "usage", None)
+        prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+        completion_tokens = getattr(usage, "completion_tokens", 0) or 0
+        cost = call_cost(self._litellm, self.model, response, prompt_tokens, completion_tokens)
         try:
             choice = response.choices[0]
             text = choice.message.content or ""
             finish_reason = choice.finish_reason
         except (AttributeError, IndexError, TypeError):
-            return Completion(error="MalformedReply", latency_s=latency, attempts=attempts)
-        usage = getattr(response, "usage", None)
-        prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
-        completion_tokens = getattr(usage, "completion_tokens", 0) or 0
+            return Completion(error="MalformedReply", latency_s=latency, attempts=attempts, cost_usd=cost)
         return Completion(
             text=text,
             finish_reason=finish_reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost_usd=call_cost(self._litellm, self.model, response, prompt_tokens, completion_tokens),
+            cost_usd=cost,
             latency_s=latency,
             attempts=attempts,
         )

@@ -42,14 +42,14 @@ def fatal_error(exc: Exception, breaker: CircuitBreaker, max_retry_after_s: floa
     no_reply = transport_failure(exc)
     if no_reply is None:
         breaker.replied()
-    elif breaker.failed() and not routed:
+    elif breaker.failed():
+        if routed:
+            return LLMFatalError(
+                f"model.deployments: no deployment replied in {breaker.consecutive} attempts "
+                f"(last: {deployment}: {redact(no_reply)}); are they running and reachable?")
         return LLMFatalError(
             f"{where}: no reply from the server in {breaker.consecutive} attempts "
             f"({redact(no_reply)}); is it running and reachable? (model.breaker_attempts={breaker.limit})")
-    elif breaker.ever_replied is False and breaker.consecutive >= breaker.limit:
-        return LLMFatalError(
-            f"model.deployments: no deployment replied in {breaker.consecutive} attempts "
-            f"(last: {deployment}: {redact(no_reply)}); are they running and reachable?")
     client_side = client_side_failure(exc)
     if client_side:
         return LLMFatalError(f"{where}: the request could not be sent: {redact(client_side)}")

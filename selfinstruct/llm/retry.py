@@ -86,10 +86,13 @@ def is_retryable(exc: BaseException) -> bool:
     return True  # no HTTP status: a connection, timeout or protocol failure
 
 
-def got_http_reply(exc: BaseException) -> bool:
-    """True when the server answered (with an error status): its error cost nothing but a request."""
-    return transport_failure(exc) is None and error_kind(exc) != "Timeout" and \
-        isinstance(getattr(exc, "status_code", None), int)
+def may_have_been_billed(exc: BaseException) -> bool:
+    """True unless the attempt surely cost nothing: an error reply (an HTTP status) or no connection
+    at all costs nothing; a timeout or a broken exchange may have been billed."""
+    kind = error_kind(exc)
+    if kind == "ConnectionError":
+        return False
+    return kind == "Timeout" or not isinstance(getattr(exc, "status_code", None), int)
 
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
