@@ -109,6 +109,36 @@ class ModelConfig:
 
 
 @dataclass
+class JudgeConfig:
+    """The LLM that judges data (audit) and responses (evaluate), apart from the generator.
+
+    ``model: null`` (judge=generator) judges with the generator as ``model.*`` configures it;
+    otherwise the keys below describe the judge's own endpoint, and the generator's retry,
+    timeout and rate settings apply to it too.
+    """
+
+    # LiteLLM model string (openai/gpt-4o, anthropic/..., hosted_vllm/...); null: the generator.
+    model: Optional[str] = None
+    api_base: Optional[str] = None
+    # Environment variable holding the judge's key (never the key itself).
+    api_key_env: Optional[str] = None
+    # Never set: always refused (selfinstruct.config_checks), like model.api_key.
+    api_key: Optional[str] = None
+    # null: model.max_concurrency.
+    max_concurrency: Optional[int] = None
+    # Prices for judges missing from LiteLLM's table; null = LiteLLM's price.
+    input_cost_per_token: Optional[float] = None
+    output_cost_per_token: Optional[float] = None
+    # True for the bundled simulated judge (judge=loopback).
+    simulated: bool = False
+    loopback: LoopbackConfig = field(default_factory=LoopbackConfig)
+    # Sampling for every judge request (the audit and evaluate stages' judge prompts use it).
+    sampling: Dict[str, Any] = field(default_factory=dict)
+    # Extra keyword arguments for litellm.acompletion.
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ScheduleConfig:
     """How many instructions to reach and how each round is shaped."""
 
@@ -207,6 +237,8 @@ class PipelineConfig:
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
+    # the judge of the audit and evaluate stages (conf/judge/: generator, loopback, openai)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
     # name -> {_target_: ..., params}; applied in order; the name is the rejection reason.
     filters: Dict[str, Any] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

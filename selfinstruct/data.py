@@ -272,6 +272,14 @@ class LineAppender:
         self._handle = None
 
 
+class RecordAppender(LineAppender):
+    """A LineAppender of JSON records, for stages that keep each reply the moment it arrives (a killed
+    run then asks for none of them again); open it after ``read_jsonl`` has cut any torn last line."""
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.write(_dumps(record))
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace a file whole via a temporary file and a rename: readers see the old or the new file,
     never half of either (for files a stage rewrites: exports, metrics, reordered JSONL).

@@ -11,7 +11,6 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +23,8 @@ from selfinstruct.data import remove_stale_temp_files
 from selfinstruct.seeds import load_seed_tasks
 from selfinstruct.errors import ConfigError, SelfInstructError, one_line
 from selfinstruct.llm.budget import StopFlag
+from selfinstruct.llm.models import ModelRef, name_key
+from selfinstruct.llm.pool import ClientPool
 from selfinstruct.metrics import RunMetrics
 from selfinstruct.runrecord import RunLock, RunRecord, check_run_directory
 from selfinstruct.resources import resolve_path
@@ -106,36 +107,12 @@ async def _run_stages_in_order(stages: list[Stage], ctx: RunContext, stop: StopF
             return stop.reason
         log.info("stage %s: starting", stage.name)
         await stage.run(ctx)
-        stopped = stop.reason or (ctx._llm.stopped_reason if ctx._llm is not None else None)
+        stopped = stop.reason or (ctx.pool.stopped_reason if ctx.pool is not None else None)
         if stopped:
             log.warning("stage %s: stopped: %s", stage.name, stopped)
             return stopped
         log.info("stage %s: done", stage.name)
     return None
-
-
-def _client_factory(cfg: DictConfig, run_dir: Path, endpoint: Any, stop: StopFlag, budget: Any) -> Callable[[], Any]:
-    """Build the run's LLM client on first use (LiteLLM is imported only then)."""
-
-    def build() -> Any:
-        from selfinstruct.llm.calllog import CallLog
-        from selfinstruct.llm.client import LLMClient, open_cache
-
-        model = cfg.model
-        namespace = endpoint.cache_namespace  # the endpoint keeps its own replies apart
-        if cfg.shard.count > 1:  # shards sample apart even where their prompts coincide
-            namespace += f"@shard{cfg.shard.index}of{cfg.shard.count}"
-        return LLMClient(
-            model, endpoint.api_base, endpoint.api_key,
-            cache=open_cache(cfg.cache.enabled, cfg.cache.dir),
-            cache_namespace=namespace,
-            stage_header=endpoint.stage_header,
-            budget=budget,
-            call_log=CallLog(run_dir / LLM_CALLS_FILE, with_prompts=cfg.log.prompts),
-            stop=stop,
-        )
-
-    return build
 
 
 @dataclass
@@ -147,18 +124,31 @@ class RunOutcome:
     signal: signal.Signals | None = None
 
 
-def check_price_for_budget(cfg: DictConfig, stages: list[Stage]) -> None:
-    """budget.max_usd needs a price: without one no cost can be counted and the cap would not hold."""
-    if cfg.budget.max_usd is None or not any(s.needs_llm for s in stages):
+def run_models(stages: list[Stage], ctx: RunContext) -> list[ModelRef]:
+    """Every model the stages send requests to (generator, judge, evaluated models), once each."""
+    refs: dict[str, ModelRef] = {}
+    for stage in stages:
+        for ref in stage.models(ctx):
+            refs.setdefault(ref.where, ref)
+    return list(refs.values())
+
+
+def check_price_for_budget(cfg: DictConfig, refs: list[ModelRef]) -> None:
+    """budget.max_usd needs a price for every model the run asks: without one no cost can be counted
+    and the cap would not hold."""
+    if cfg.budget.max_usd is None or not refs:
         return
     from selfinstruct.llm.cost import price_known
     from selfinstruct.llm.litellm_import import import_litellm
 
-    if not price_known(import_litellm(), cfg.model):
-        raise ConfigError(
-            f"budget.max_usd={cfg.budget.max_usd}: the price of model.name={cfg.model.name} is not known, so "
-            f"no spending can be counted against the cap; set model.input_cost_per_token and "
-            f"model.output_cost_per_token (dollars per token), or drop budget.max_usd")
+    litellm = import_litellm()
+    for ref in refs:
+        if not price_known(litellm, ref.config):
+            key = name_key(ref.where)
+            raise ConfigError(
+                f"budget.max_usd={cfg.budget.max_usd}: the price of {key}={ref.name} is not known, so "
+                f"no spending can be counted against the cap; set {ref.where}.input_cost_per_token and "
+                f"{ref.where}.output_cost_per_token (dollars per token), or drop budget.max_usd")
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = None,
@@ -170,13 +160,14 @@ def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = N
     config in .hydra/) runs once the lock is held.
     """
     from selfinstruct.config_checks import check_config
-    from selfinstruct.llm.endpoint import SIMULATED_NOTICE, open_endpoint
+    from selfinstruct.llm.endpoint import SIMULATED_NOTICE
 
     check_config(cfg)
     model = cfg.model
     started = time.perf_counter()
     stages, ctx = prepare_run(cfg, run_dir)
-    check_price_for_budget(cfg, stages)
+    refs = run_models(stages, ctx)
+    check_price_for_budget(cfg, refs)
     if cfg.dry_run:
         from selfinstruct.dryrun import print_plan
 
@@ -201,7 +192,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path, overrides: list[str] | None = N
         budget = _open_budget(cfg, run_dir, record)
         record.start()
         try:
-            outcome = _run_locked(cfg, run_dir, stages, ctx, started, open_endpoint, SIMULATED_NOTICE, budget)
+            outcome = _run_locked(cfg, run_dir, stages, ctx, started, refs, SIMULATED_NOTICE, budget)
         except BaseException as exc:
             try:
                 record.finish("error", one_line(exc) if isinstance(exc, Exception) else type(exc).__name__)
@@ -251,7 +242,7 @@ def _log_spend(spend: dict[str, Any], priced: bool) -> None:
 
 
 def _run_locked(cfg: DictConfig, run_dir: Path, stages: list[Stage], ctx: RunContext, started: float,
-                open_endpoint: Any, notice: str, budget: Any) -> RunOutcome:
+                refs: list[ModelRef], notice: str, budget: Any) -> RunOutcome:
     model = cfg.model
     metrics = ctx.metrics
     metrics.set("selfinstruct_version", __version__)
@@ -261,28 +252,36 @@ def _run_locked(cfg: DictConfig, run_dir: Path, stages: list[Stage], ctx: RunCon
         metrics.set("notice", notice)
     metrics.set("started_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
-    # Stages that send no requests (finetune on an existing run) need no endpoint and no key.
-    endpoint_cm = open_endpoint(model) if any(s.needs_llm for s in stages) else nullcontext(None)
+    for ref in refs:
+        if ref.where != "model":
+            log.info("%s %s%s", ref.where, ref.name, " (SIMULATED)" if ref.config.simulated else "")
     stop = StopFlag()
     stopped: str | None = None
-    with endpoint_cm as endpoint:
-        if endpoint is not None:
-            ctx.llm_factory = _client_factory(cfg, run_dir, endpoint, stop, budget)
-        try:
-            stopped = asyncio.run(_run_stages(stages, ctx, stop))
-        finally:
-            if ctx._llm is not None:
-                ctx.llm.close()
-                metrics.set("llm", ctx.llm.usage.to_json())
-            budget.ledger.close()
-            spend = budget.to_json()
-            metrics.set("spend", spend)
-            if budget.sent or budget.earlier.requests:
-                _log_spend(spend, priced=ctx._llm is None or ctx.llm.priced)
-            metrics.set("wall_s", round(time.perf_counter() - started, 3))
-            reason = "interrupted" if stop.reason else "budget"
-            metrics.set("stopped", {"reason": reason, "detail": stopped} if stopped else None)
-            metrics.write()
+    # Stages that send no requests (finetune on an existing run) need no endpoint and no key.
+    pool = ClientPool(cfg, run_dir, budget, stop) if refs else None
+    if pool is not None:
+        try:  # every model's key is checked (and loopback servers started) before any request
+            pool.open(refs)
+        except BaseException:
+            pool.close()
+            raise
+        ctx.pool = pool
+    try:
+        stopped = asyncio.run(_run_stages(stages, ctx, stop))
+    finally:
+        if pool is not None:
+            pool.close()
+            if pool.used:
+                metrics.set("llm", pool.usage.to_json())
+        budget.ledger.close()
+        spend = budget.to_json()
+        metrics.set("spend", spend)
+        if budget.sent or budget.earlier.requests:
+            _log_spend(spend, priced=pool is None or pool.priced)
+        metrics.set("wall_s", round(time.perf_counter() - started, 3))
+        reason = "interrupted" if stop.reason else "budget"
+        metrics.set("stopped", {"reason": reason, "detail": stopped} if stopped else None)
+        metrics.write()
     if stop.reason:
         return RunOutcome("interrupted", stop.reason, getattr(stop, "signal", None))
     if stopped:

@@ -33,6 +33,18 @@ ALPACA_FILE = f"{FINETUNE_DIR}/alpaca.json"
 """The cleaned fine-tuning data in Alpaca's format (finetune stage, when export.formats has alpaca);
 the report's "fine-tuning data" column."""
 
+# ---------------------------------------------------------------- what the judge says (audit, evaluate)
+
+AUDIT_FILE = "audit.jsonl"
+"""The audit stage's verdicts (paper Table 2): one line per audited instance, three yes/no questions."""
+
+EVALUATION_RESPONSES_FILE = "evaluation_responses.jsonl"
+"""The evaluate stage's first step: each evaluated model's response to each task instance, appended as
+they arrive (so a resumed run never asks a model twice for what it already answered)."""
+
+EVALUATION_FILE = "evaluation.jsonl"
+"""The evaluate stage's ratings (paper Figure 5): one line per (task instance, model), rated A-D by the judge."""
+
 # ---------------------------------------------------------------- what the run records about itself
 
 METRICS_FILE = "metrics.json"

@@ -19,7 +19,7 @@ from selfinstruct.export.records import GeneratedTask
 
 INSTANCE_REASONS = (
     "truncated_last", "input_equals_output", "empty_output", "trailing_colon", "oversized",
-    "duplicate", "conflicting_outputs", "over_limit",
+    "duplicate", "conflicting_outputs", "over_limit", "audit",
 )
 TASK_REASONS = ("conflicting_outputs", "no_instances")
 
@@ -121,6 +121,23 @@ def clean_task(task: GeneratedTask, limits: CleaningLimits, report: CleaningRepo
         report.task_drops["no_instances"] += 1
         return None
     return GeneratedTask(task.id, task.instruction, kept, task.truncated)
+
+
+def drop_judged_invalid(tasks: list[GeneratedTask], invalid: set[tuple[str, str, str]],
+                        report: CleaningReport) -> list[GeneratedTask]:
+    """The tasks without the instances the audit judged invalid (``invalid``: their (instruction, input,
+    output)), counted under ``audit``; a task left with none is dropped (``no_instances``)."""
+    kept = []
+    for task in tasks:
+        instances = [i for i in task.instances if (task.instruction, i.input, i.output) not in invalid]
+        report.instance_drops["audit"] += len(task.instances) - len(instances)
+        if instances:
+            kept.append(GeneratedTask(task.id, task.instruction, instances, task.truncated))
+        else:
+            report.task_drops["no_instances"] += 1
+    report.tasks_out = len(kept)
+    report.instances_out = sum(len(t.instances) for t in kept)
+    return kept
 
 
 def clean_tasks(tasks: Iterable[GeneratedTask], limits: CleaningLimits) -> tuple[list[GeneratedTask], CleaningReport]:

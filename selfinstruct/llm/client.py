@@ -50,8 +50,13 @@ class LLMClient:
         budget: Budget | None = None,
         call_log: CallLog | None = None,
         stop: Any = None,
+        config_key: str = "model",
+        usage: Usage | None = None,
+        usage_by_stage: dict[str, Usage] | None = None,
     ) -> None:
         self.model = model
+        # the config key that sets this model (model, judge, stages.evaluate.models[1]), for messages
+        self.config_key = config_key
         self.api_base = api_base if api_base is not None else model.api_base
         self._api_key = api_key
         self._semaphore = asyncio.Semaphore(in_flight_limit(model))
@@ -75,8 +80,10 @@ class LLMClient:
         # with a Router, the first retries go straight to another deployment (failover), then back off
         failover = len(model.deployments) - 1 if self._router is not None else 0
         self._wait = WaitHonouringRetryAfter(model.retry_base_s, model.retry_max_s, immediate_retries=failover)
-        self.usage = Usage()
-        self.usage_by_stage: dict[str, Usage] = {}
+        # totals may be shared by the run's clients (generator, judge, evaluated models): a stage's
+        # usage is then every request it sent, whichever model answered
+        self.usage = usage if usage is not None else Usage()
+        self.usage_by_stage: dict[str, Usage] = usage_by_stage if usage_by_stage is not None else {}
 
     @property
     def stopped_reason(self) -> str | None:
@@ -285,11 +292,12 @@ class LLMClient:
 
     def _where(self, deployment: str | None = None) -> str:
         """The config key and value that say where requests go, for error messages."""
+        key = self.config_key
         if self._router is not None:
-            return f"model.deployments ({deployment})" if deployment else "model.deployments"
+            return f"{key}.deployments ({deployment})" if deployment else f"{key}.deployments"
         if self.api_base and not self.model.loopback.enabled:
-            return f"model.api_base={self.api_base}"
-        return f"model.name={self.model.name}"
+            return f"{key}.api_base={self.api_base}"
+        return f"{key}.name={self.model.name}"
 
     def _check_fatal(self, exc: Exception, deployment: str | None) -> None:
         """Raise LLMFatalError for what no retry can fix: the run stops now, with the provider's words."""

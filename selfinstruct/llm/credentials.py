@@ -21,17 +21,20 @@ def key_from_env(variable: str | None, where: str) -> str | None:
     return value
 
 
-def resolve_api_key(model: ModelConfig) -> str | None:
-    """The key to pass explicitly: from ``model.api_key_env`` when set, else None (provider default)."""
-    return key_from_env(model.api_key_env, "model.api_key_env")
+def resolve_api_key(model: ModelConfig, where: str = "model") -> str | None:
+    """The key to pass explicitly: from ``WHERE.api_key_env`` when set, else None (provider default).
+    ``where`` is the config key of this model (``model``, ``judge``, ``stages.evaluate.models[1]``)."""
+    return key_from_env(model.api_key_env, f"{where}.api_key_env")
 
 
-def check_credentials(model: ModelConfig) -> None:
+def check_credentials(model: ModelConfig, where: str = "model") -> None:
     """Raise CredentialsError when LiteLLM says the provider needs a variable that is not set."""
     if model.api_key_env:
-        resolve_api_key(model)
+        resolve_api_key(model, where)
         return
-    check_provider_environment(model.name, model.api_base, "model.name")
+    from selfinstruct.llm.models import name_key
+
+    check_provider_environment(model.name, model.api_base, name_key(where))
 
 
 def check_provider_environment(name: str, api_base: str | None, where: str) -> None:

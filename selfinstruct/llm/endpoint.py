@@ -43,8 +43,9 @@ def loopback_cache_namespace(model: ModelConfig) -> str:
 
 
 @contextmanager
-def open_endpoint(model: ModelConfig) -> Iterator[Endpoint]:
-    """The endpoint for this run; starts (and finally stops) the loopback server for model=loopback."""
+def open_endpoint(model: ModelConfig, where: str = "model") -> Iterator[Endpoint]:
+    """The endpoint of one model of the run (``where`` is its config key); starts (and finally stops)
+    a loopback server for a simulated one (model=loopback, judge=loopback)."""
     if model.deployments:
         from selfinstruct.llm.router import check_deployments
 
@@ -52,8 +53,8 @@ def open_endpoint(model: ModelConfig) -> Iterator[Endpoint]:
         yield Endpoint(api_base=None, api_key=resolve_api_key(model))
         return
     if not model.loopback.enabled:
-        check_credentials(model)
-        yield Endpoint(api_base=model.api_base, api_key=resolve_api_key(model))
+        check_credentials(model, where)
+        yield Endpoint(api_base=model.api_base, api_key=resolve_api_key(model, where))
         return
     from selfinstruct.simulated import STAGE_HEADER, LoopbackServer, ServerOptions
 
@@ -66,7 +67,7 @@ def open_endpoint(model: ModelConfig) -> Iterator[Endpoint]:
     )
     server = LoopbackServer(options)
     url = server.start()
-    log.info("loopback server listening at %s", url)
+    log.info("loopback server for %s (%s) listening at %s", where, model.name, url)
     try:
         yield Endpoint(api_base=url, api_key=_LOOPBACK_KEY, cache_namespace=loopback_cache_namespace(model),
                        stage_header=STAGE_HEADER)

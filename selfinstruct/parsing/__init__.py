@@ -4,13 +4,17 @@ from selfinstruct.parsing.alpaca import parse_alpaca_tasks
 from selfinstruct.parsing.classification import parse_yes_no
 from selfinstruct.parsing.instances import parse_input_first, parse_output_first
 from selfinstruct.parsing.instructions import clean_demo, collapse_whitespace, parse_instruction_list
+from selfinstruct.parsing.judge import Verdict, parse_audit, parse_rating
 
 __all__ = [
+    "Verdict",
     "clean_demo",
     "collapse_whitespace",
     "parse_alpaca_tasks",
+    "parse_audit",
     "parse_input_first",
     "parse_instruction_list",
     "parse_output_first",
+    "parse_rating",
     "parse_yes_no",
 ]

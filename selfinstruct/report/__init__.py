@@ -7,9 +7,10 @@
 Modules: ``load`` reads a run directory (file names from ``selfinstruct.rundir``); ``stats`` computes
 Table 1, rejections, instance cleaning, similarity and diversity, ``usage`` the requests, tokens and
 cost, ``similarity`` the nearest-neighbour ROUGE-L (the filter's own formula), ``verbs`` the
-verb-object heuristic; ``run`` gathers them into a ``RunReport`` and writes the files, ``sections``
-renders report.md one section per function, ``figures`` draws, ``tables`` formats; ``sweep`` and
-``callback`` cover multirun directories, ``cli`` is ``selfinstruct-report``.
+verb-object heuristic, ``judge`` the LLM judge's audit (Table 2) and evaluation (Figure 5);
+``run`` gathers them into a ``RunReport`` and writes the files, ``sections`` renders report.md one
+section per function, ``figures`` draws, ``tables`` formats; ``sweep`` and ``callback`` cover
+multirun directories, ``cli`` is ``selfinstruct-report``.
 """
 
 from selfinstruct.report.run import RunReport, build_report, render_markdown, report_run, table1_text, write_report

@@ -175,3 +175,44 @@ def sweep_bars(labels: Sequence[str], panels: Sequence[tuple[str, str, Sequence[
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# Figure 5's rating levels: green (valid) through red (invalid); grey for replies with no rating
+RATING_COLOURS = {"A": "#1B7837", "B": "#7FBF7B", "C": "#F4A582", "D": "#D6604D", "unparsed": _GREY}
+RATING_LEGEND = {"A": "A: valid and satisfying", "B": "B: acceptable, minor imperfections",
+                 "C": "C: responds, significant errors", "D": "D: irrelevant or invalid",
+                 "unparsed": "no rating in the judge's reply"}
+
+
+def rating_bars(labels: Sequence[str], shares_by_level: dict[str, Sequence[float]], path: Path, *,
+                title: str = "Ratings of the responses") -> Path:
+    """One horizontal 100% bar per model, split into the judge's ratings A-D (the paper's Figure 5);
+    ``shares_by_level`` maps a level (A, B, C, D, 'unparsed') to one share in [0, 1] per label.
+    The unparsed segment is drawn only where some model has one, so a clean run has the paper's legend."""
+    levels = [lv for lv in RATING_COLOURS if lv != "unparsed" or any(shares_by_level.get(lv, ()))]
+    fig, ax = plt.subplots(figsize=(10, 1.5 + 0.6 * max(len(labels), 1.5)))
+    if not labels:
+        _empty(ax, "no ratings")
+    for level in levels:  # one legend entry per level, even where no model has it
+        ax.barh(0, 0, color=RATING_COLOURS[level], label=RATING_LEGEND[level])
+    for row in range(len(labels)):
+        left = 0.0
+        for level in levels:
+            value = 100 * float((list(shares_by_level.get(level) or []) + [0.0] * len(labels))[row] or 0.0)
+            if value <= 0:
+                continue
+            ax.barh(row, value, left=left, height=0.65, color=RATING_COLOURS[level], edgecolor="white")
+            if value >= 5:
+                ax.text(left + value / 2, row, f"{value:.0f}%", ha="center", va="center", fontsize=8,
+                        color="white" if level in ("A", "D") else "black")
+            left += value
+    ax.set_yticks(range(len(labels)), [_wrap(label, 30) for label in labels], fontsize=9)
+    ax.set_ylim(len(labels) - 0.5 if labels else 0.5, -0.5)  # first model on top
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of rated responses")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, title="rating",
+              title_fontsize=8)
+    return _save(fig, path)

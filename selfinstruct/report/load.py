@@ -16,6 +16,8 @@ from selfinstruct.errors import SelfInstructError
 from selfinstruct.resources import bundled_dir, resolve_path
 from selfinstruct.rundir import (
     ALPACA_FILE,
+    AUDIT_FILE,
+    EVALUATION_FILE,
     HYDRA_CONFIG_FILE,
     HYDRA_DIR,
     HYDRA_HYDRA_FILE,
@@ -70,6 +72,8 @@ class RunFiles:
     config: dict[str, Any] | None = None
     overrides: list[str] | None = None
     hydra_cwd: str | None = None
+    audit: list[dict[str, Any]] | None = None  # optional stages: absent is not "missing"
+    evaluation: list[dict[str, Any]] | None = None
     missing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     live: bool = False  # read by the report stage while its invocation is still running
@@ -111,10 +115,11 @@ def _plain_yaml(path: Path) -> Any:
 def load_run(run_dir: Path) -> RunFiles:
     files = RunFiles(run_dir=run_dir)
 
-    def jsonl(name: str) -> list[dict[str, Any]] | None:
+    def jsonl(name: str, optional: bool = False) -> list[dict[str, Any]] | None:
         path = run_dir / name
         if not path.is_file():
-            files.missing.append(name)
+            if not optional:
+                files.missing.append(name)
             return None
         records, bad = read_jsonl_lenient(path)
         if bad:
@@ -143,6 +148,8 @@ def load_run(run_dir: Path) -> RunFiles:
     metrics = json_file(METRICS_FILE)
     files.metrics = metrics if isinstance(metrics, dict) else None
     files.llm_calls = jsonl(LLM_CALLS_FILE)
+    files.audit = jsonl(AUDIT_FILE, optional=True)
+    files.evaluation = jsonl(EVALUATION_FILE, optional=True)
     record = json_file(RUN_FILE)
     files.run_record = record if isinstance(record, dict) else None
     for name in (HYDRA_CONFIG_FILE, HYDRA_OVERRIDES_FILE, HYDRA_HYDRA_FILE):

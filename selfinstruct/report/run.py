@@ -13,6 +13,14 @@ from typing import Any, Sequence
 
 from selfinstruct.data import Task, write_text_atomic
 from selfinstruct.report import figures, sections
+from selfinstruct.report.judge import (
+    LEVELS,
+    UNPARSED,
+    AuditSummary,
+    EvaluationSummary,
+    audit_summary,
+    evaluation_summary,
+)
 from selfinstruct.report.load import RunFiles, load_run, load_run_seeds
 from selfinstruct.report.sections import COST_UNKNOWN, TOP_OBJECTS, TOP_VERBS, cost_per_1000_text, table1_rows
 from selfinstruct.report.stats import (
@@ -40,6 +48,7 @@ FIG_SEED_ROUGE = "rouge_nearest_seed.png"
 FIG_NEIGHBOUR_ROUGE = "rouge_nearest_neighbour.png"
 FIG_LENGTHS = "lengths.png"
 FIG_VERBS = "verbs.png"
+FIG_EVALUATION = "evaluation.png"
 
 
 @dataclass
@@ -57,6 +66,8 @@ class RunReport:
     seed_note: str
     notes: list[str] = field(default_factory=list)
     figures: dict[str, Path] = field(default_factory=dict)
+    audit: AuditSummary | None = None  # audit.jsonl (the paper's Table 2), when the audit stage ran
+    evaluation: EvaluationSummary | None = None  # evaluation.jsonl (the paper's Figure 5)
 
     # -- the few numbers a sweep compares
 
@@ -99,6 +110,8 @@ def build_report(run_dir: Path, *, seeds: Sequence[Task] | None = None,
         diversity=diversity(texts) if texts else None,
         seed_note=seed_note,
         notes=list(notes),
+        audit=audit_summary(files),
+        evaluation=evaluation_summary(files),
     )
 
 
@@ -167,8 +180,19 @@ def write_figures(report: RunReport) -> dict[str, Path]:
         made["verbs"] = figures.verb_object_bars(
             top, {v: div.objects_of(v, TOP_OBJECTS) for v, _ in top}, fig_dir / FIG_VERBS,
             title=f"Top {len(top)} leading verbs and their most common objects")
+    ev = report.evaluation
+    if ev is not None and ev.models:
+        made["evaluation"] = evaluation_figure(ev, fig_dir / FIG_EVALUATION)
     report.figures = made
     return made
+
+
+def evaluation_figure(ev: EvaluationSummary, path: Path) -> Path:
+    """Figure 5: each evaluated model's ratings as one 100% bar."""
+    labels = [f"{m.label} (n={m.rated:,})" for m in ev.models]
+    shares = {level: [m.share(level) or 0.0 for m in ev.models] for level in (*LEVELS, UNPARSED)}
+    judge = f" by {ev.judge}" if ev.judge else ""
+    return figures.rating_bars(labels, shares, path, title=f"Responses rated{judge} (the paper's Figure 5)")
 
 
 def write_report(report: RunReport) -> Path:

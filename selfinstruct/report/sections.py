@@ -11,6 +11,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from selfinstruct.report.judge import (
+    ALL_VALID,
+    LEVELS,
+    QUESTION_LABELS,
+    RUBRIC,
+    UNPARSED,
+    ModelRatings,
+    Verdicts,
+    audit_scope,
+    missing_judge_files,
+)
 from selfinstruct.report.stats import NEAR_THRESHOLD
 from selfinstruct.report.tables import fmt_counts, fmt_float, fmt_int, fmt_seconds, fmt_share, fmt_usd, md_table
 from selfinstruct.report.usage import Usage
@@ -206,6 +217,71 @@ def instance_cleaning(report: RunReport) -> list[str]:
     return out
 
 
+def _ci(row: Verdicts) -> str:
+    ci = row.ci
+    return f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}%" if ci else "–"
+
+
+def _unparsed_line(n: int) -> str:
+    return f"**{n:,} judge repl{'y' if n == 1 else 'ies'} could not be parsed (counted, not guessed)**" if n else ""
+
+
+def audit(report: RunReport) -> list[str]:
+    """The judge's three yes/no questions over the audited instances (the paper's Table 2)."""
+    au = report.audit
+    if au is None:
+        return []
+    out = ["## Data quality audit (paper Table 2)"]
+    judge = f" (`{au.judge}`)" if au.judge else ""
+    facts = [f"{au.audited:,} instances audited: {audit_scope(au)}"
+             + (f"; {au.unanswered:,} got no reply and are not counted" if au.unanswered else ""),
+             f"the judge is an LLM{judge}, not the paper's expert annotators (the paper: 200 instances)"]
+    if au.filter and au.finetune_dropped is not None:
+        facts.append(f"the finetune stage left out {au.finetune_dropped:,} instances the judge refused "
+                     "(stages.audit.filter=true; drop reason `audit`)")
+    out.append("\n".join(f"- {f}" for f in facts))
+    rows = [[("**all three**" if r.question == ALL_VALID else QUESTION_LABELS[r.question]), fmt_int(r.yes),
+             fmt_share(r.share), _ci(r), fmt_int(r.unparsed), fmt_share(r.paper, 0)] for r in au.rows]
+    out.append(md_table(["question", "yes", "share", "95% CI", "unparsed", "paper"], rows))
+    out.append("- share: yes among the verdicts the judge gave (an unparsed one is neither yes nor no); "
+               "95% CI: Wilson score interval")
+    out.append(_unparsed_line(au.unparsed_replies))
+    return out
+
+
+def _rating_cell(m: ModelRatings, level: str) -> str:
+    n = m.counts[level]
+    return f"{n:,} ({fmt_share(m.share(level))})"
+
+
+def _model_cell(m: ModelRatings) -> str:
+    return f"{m.label} (`{m.name}`)" if m.name and m.name != m.label else m.label
+
+
+def evaluation(report: RunReport) -> list[str]:
+    """Each evaluated model's responses rated A-D by the judge (the paper's Figure 5)."""
+    ev = report.evaluation
+    if ev is None:
+        return []
+    out = ["## Evaluation (paper Figure 5)"]
+    scope = (f"{fmt_int(ev.instances)} instances of {fmt_int(ev.tasks)} tasks"
+             if ev.instances is not None or ev.tasks is not None else "the evaluation tasks")
+    judge = f" (`{ev.judge}`)" if ev.judge else ""
+    out.append(f"Each model answered {scope}; an LLM judge{judge} rated every response.")
+    if not ev.models:
+        out.append("evaluation.jsonl has no ratings yet.")
+        return out
+    rows = [[_model_cell(m), fmt_int(m.rated)] + [_rating_cell(m, lv) for lv in (*LEVELS, UNPARSED)]
+            + [fmt_share(m.acceptable), fmt_int(m.unanswered)] for m in ev.models]
+    out.append(md_table(["model", "rated", "A", "B", "C", "D", "unparsed", "A or B", "unanswered"], rows))
+    out.append("Rating: " + "; ".join(f"**{lv}** {RUBRIC[lv]}" for lv in LEVELS)
+               + ". Shares are of the rated responses, unparsed included; unanswered responses (no reply) "
+               "are not rated.")
+    out.append(_unparsed_line(ev.unparsed))
+    out.append(_figure(report, "evaluation", "ratings of each model's responses"))
+    return out
+
+
 def usage(report: RunReport) -> list[str]:
     """Requests, tokens and cost, per stage and in all."""
     out: list[str] = []
@@ -329,9 +405,11 @@ def missing_files(report: RunReport) -> list[str]:
     files = report.files
     out: list[str] = []
     missing = [n for n in files.missing if n in _MISSING_EFFECT]
+    judge_missing = missing_judge_files(files)
     out.append("## Missing files")
-    if missing or files.problems:
+    if missing or judge_missing or files.problems:
         lines = [f"- `{n}`: {_MISSING_EFFECT[n]}" for n in missing]
+        lines += [f"- {line}" for line in judge_missing]
         lines += [f"- {p}" for p in files.problems]
         out.append("\n".join(lines))
     else:
@@ -342,8 +420,8 @@ def missing_files(report: RunReport) -> list[str]:
 Section = Callable[["RunReport"], list[str]]
 
 # report.md, top to bottom
-SECTIONS: tuple[Section, ...] = (header, table1, rejections, instance_cleaning, usage, similarity, lengths,
-                                 diversity, missing_files)
+SECTIONS: tuple[Section, ...] = (header, table1, rejections, instance_cleaning, audit, evaluation, usage,
+                                 similarity, lengths, diversity, missing_files)
 
 
 def render_markdown(report: RunReport) -> str:

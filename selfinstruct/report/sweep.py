@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,6 +54,8 @@ class SweepRow:
     neighbour_above: float | None
     status: str
     report: RunReport
+    audit_all_valid: float | None = None  # share of audited instances valid on all three questions
+    ratings: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # label: (A, A or B)
 
 
 def sweep_row(job: str, report: RunReport) -> SweepRow:
@@ -98,6 +100,8 @@ def sweep_row(job: str, report: RunReport) -> SweepRow:
         neighbour_above=sim.share_neighbour_above() if sim else None,
         status=status,
         report=report,
+        audit_all_valid=report.audit.all_valid.share if report.audit else None,
+        ratings={m.label: (m.share("A"), m.acceptable) for m in report.evaluation.models} if report.evaluation else {},
     )
 
 
@@ -109,9 +113,47 @@ def split_overrides(rows: list[SweepRow]) -> tuple[list[str], dict[str, list[str
     return common, {r.job: [o for o in r.overrides if o not in common] for r in rows}
 
 
+# the columns every sweep has; the judge's columns (``judge_headers``) go before "status" when a job has them
 HEADERS = ["job", "overrides", "accepted", "rejection share", "instances", "fine-tuning examples",
            "cost / 1,000 accepted", "mean nearest-seed ROUGE-L", f"nearest neighbour > {NEAR_THRESHOLD}", "status"]
 ALIGN = "llrrrrrrrl"
+
+
+def rated_labels(rows: list[SweepRow]) -> list[str]:
+    """Every evaluated model's label over the jobs, in first-appearance order."""
+    return list(dict.fromkeys(label for r in rows for label in r.ratings))
+
+
+def judge_headers(rows: list[SweepRow], markdown: bool = True) -> list[str]:
+    """The audit column (when a job was audited) and the evaluation columns (when one was evaluated):
+    'rated A' and 'rated A or B', per model label when the jobs evaluated several models."""
+    headers = []
+    if any(r.report.audit is not None for r in rows):
+        headers.append("audit: all three valid" if markdown else "audit ok")
+    labels = rated_labels(rows)
+    suffix = (lambda label: f" ({label})") if len(labels) > 1 else (lambda label: "")
+    for label in labels:
+        headers += [f"rated A{suffix(label)}", f"rated A or B{suffix(label)}" if markdown else f"A+B{suffix(label)}"]
+    return headers
+
+
+def _judge_cells(row: SweepRow, rows: list[SweepRow]) -> list[str]:
+    cells = [fmt_share(row.audit_all_valid)] if any(r.report.audit is not None for r in rows) else []
+    for label in rated_labels(rows):
+        a, ab = row.ratings.get(label, (None, None))
+        cells += [fmt_share(a), fmt_share(ab)]
+    return cells
+
+
+def _with_judge(cells: list[str], row: SweepRow, rows: list[SweepRow]) -> list[str]:
+    """The row's cells with the judge's before the last one (status)."""
+    return cells[:-1] + _judge_cells(row, rows) + cells[-1:]
+
+
+def _headers(base: list[str], rows: list[SweepRow], markdown: bool) -> tuple[list[str], str]:
+    """The headers and alignment of the whole table: the fixed columns, the judge's before status."""
+    extra = judge_headers(rows, markdown)
+    return base[:-1] + extra + base[-1:], ALIGN[:-1] + "r" * len(extra) + ALIGN[-1:]
 
 
 def _cost_cell(row: SweepRow) -> str:
@@ -139,10 +181,14 @@ def sweep_text(sweep_dir: Path, rows: list[SweepRow]) -> str:
     lines = [f"Sweep -- {sweep_dir} ({len(rows)} jobs)"]
     if common:
         lines.append("common overrides: " + " ".join(common))
-    lines.append(text_table(TEXT_HEADERS, [_cells(r, own[r.job], False) for r in rows], ALIGN))
+    headers, align = _headers(TEXT_HEADERS, rows, False)
+    lines.append(text_table(headers, [_with_judge(_cells(r, own[r.job], False), r, rows) for r in rows], align))
     lines.append("rejected: share of candidates; examples: fine-tuning examples; cost/1k: per 1,000 accepted; "
                  f"seed ROUGE-L: mean nearest-seed ROUGE-L; NN>{NEAR_THRESHOLD}: share whose nearest generated "
-                 f"neighbour is above {NEAR_THRESHOLD}")
+                 f"neighbour is above {NEAR_THRESHOLD}"
+                 + ("; audit ok: share of audited instances valid on all three questions" if
+                    any(r.report.audit is not None for r in rows) else "")
+                 + ("; rated A / A+B: share of the judge's ratings" if rated_labels(rows) else ""))
     return "\n".join(lines)
 
 
@@ -155,7 +201,8 @@ def render_sweep(sweep_dir: Path, rows: list[SweepRow], figure: Path | None) -> 
     if any(r.report.files.m.get("simulated_model") for r in rows):
         parts.append("**Simulated model** (the bundled loopback server): the numbers describe the pipeline, "
                      "not real data.")
-    parts.append(md_table(HEADERS, [_cells(r, own[r.job], True) for r in rows], ALIGN))
+    headers, align = _headers(HEADERS, rows, True)
+    parts.append(md_table(headers, [_with_judge(_cells(r, own[r.job], True), r, rows) for r in rows], align))
     parts.append("\n".join([
         "- accepted, rejection share (rejected / (accepted + rejected) candidates) and instances: the job's "
         "metrics.json (`bootstrap.accepted`, `bootstrap.rejected_total`, `instances.instances`)",
@@ -166,11 +213,25 @@ def render_sweep(sweep_dir: Path, rows: list[SweepRow], figure: Path | None) -> 
         "- mean nearest-seed ROUGE-L: each accepted instruction's ROUGE-L F with its most similar seed, averaged; "
         f"nearest neighbour > {NEAR_THRESHOLD}: share of instructions whose most similar other accepted "
         "instruction scores above it",
+        *_judge_legend(rows),
         "- each job's own report: the link in the job column",
     ]))
     if figure is not None:
         parts.append(f"![sweep comparison]({FIGURES_DIR}/{figure.name})")
     return "\n\n".join(parts) + "\n"
+
+
+def _judge_legend(rows: list[SweepRow]) -> list[str]:
+    """sweep.md's lines explaining the judge's columns, for the columns the table has."""
+    lines = []
+    if any(r.report.audit is not None for r in rows):
+        lines.append("- audit: all three valid: share of the job's audited instances (audit.jsonl) the LLM judge "
+                     "found valid on all three questions, among those it gave verdicts for (the paper: 54%); "
+                     "– where the job has no audit")
+    if rated_labels(rows):
+        lines.append("- rated A, rated A or B: share of the model's responses (evaluation.jsonl) the LLM judge "
+                     "rated A (valid and satisfying), and A or B (acceptable); – where the job did not evaluate it")
+    return lines
 
 
 def write_sweep(sweep_dir: Path, report_job: Callable[[Path], RunReport]) -> tuple[list[SweepRow], Path]:

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per instance reply: one example repeated exactly")
     p.add_argument("--same-io-rate", type=_rate, default=d.same_io_rate,
                    help="per example with an input: the output equals the input")
+    p.add_argument("--answer-quality", type=_rate, default=d.answer_quality,
+                   help="evaluate:respond: higher gives more answers the simulated judge rates A")
+    p.add_argument("--judge-garbage-rate", type=_rate, default=d.judge_garbage_rate,
+                   help="audit / evaluate:rate: share of judge replies with no verdict")
     p.add_argument("--log", default=None, help="append one JSON line per chat request")
     return p
 

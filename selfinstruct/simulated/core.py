@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # the built-in kinds register themselves on import
-from selfinstruct.simulated import alpaca, bootstrap, tasks  # noqa: F401
+from selfinstruct.simulated import alpaca, bootstrap, judge, tasks  # noqa: F401
 from selfinstruct.simulated.completion import apply_max_tokens, apply_stop, truncate_last_line
 from selfinstruct.simulated.options import CONTEXT_ERROR, FAULT_KINDS, MODEL_ID, ServerOptions
 from selfinstruct.simulated.replies import STAGE_HEADER, ReplyContext, reply_kind, responder

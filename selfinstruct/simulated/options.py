@@ -20,6 +20,7 @@ CONTEXT_ERROR = ("This model's maximum context length is 8192 tokens. However, y
 RATE_FIELDS: tuple[str, ...] = (
     "fault_rate", "near_copy_rate", "keyword_rate", "short_rate", "bad_start_rate", "truncate_rate",
     "conflict_rate", "empty_output_rate", "colon_rate", "duplicate_rate", "same_io_rate",
+    "answer_quality", "judge_garbage_rate",
 )
 
 
@@ -45,6 +46,10 @@ class ServerOptions:
     colon_rate: float = 0.05
     duplicate_rate: float = 0.05
     same_io_rate: float = 0.03
+    # evaluate:respond: how good the simulated model's answers are (higher -> more rated A)
+    answer_quality: float = 0.7
+    # audit / evaluate:rate: share of judge replies with no verdict at all
+    judge_garbage_rate: float = 0.0
     log: str | None = None
 
     def __post_init__(self) -> None:

@@ -85,10 +85,13 @@ def register_kind(kind: PromptKind) -> PromptKind:
     return kind
 
 
-def register_stage_reply(stage: str) -> Callable[[Callable[[str, ReplyContext], Any]], Callable[..., Any]]:
+def register_stage_reply(stage: str, wording: Callable[[str], bool] | None = None
+                         ) -> Callable[[Callable[[str, ReplyContext], Any]], Callable[..., Any]]:
     """Decorator: fn(prompt_text, ctx) -> str (or Draft) answers every request of `stage`.
 
     It replaces whatever answered that stage before; its RNG is keyed by the stage name.
+    ``wording(text)`` (optional) recognises the stage's bundled template by its words, so a client
+    that sends no stage header (a standalone ``python -m selfinstruct.simulated``) is answered too.
     """
 
     def register(fn: Callable[[str, ReplyContext], Any]) -> Callable[[str, ReplyContext], Any]:
@@ -96,8 +99,11 @@ def register_stage_reply(stage: str) -> Callable[[Callable[[str, ReplyContext], 
             out = fn(text, ctx)
             return out if isinstance(out, Draft) else Draft(str(out))
 
+        def detect(text: str) -> str | None:
+            return text if wording is not None and wording(text) else None
+
         STAGES[stage] = []
-        register_kind(PromptKind(stage, detect=lambda _: None, respond=respond, parse=lambda text: text,
+        register_kind(PromptKind(stage, detect=detect, respond=respond, parse=lambda text: text,
                                  stages=(stage,)))
         return fn
 

@@ -13,26 +13,39 @@ from selfinstruct.metrics import RunMetrics
 
 if TYPE_CHECKING:
     from selfinstruct.llm.client import LLMClient
+    from selfinstruct.llm.models import ModelRef
+    from selfinstruct.llm.pool import ClientPool
 
 
 @dataclass
 class RunContext:
-    """The run's config, directory, seeds, metrics and (created on first use) LLM client."""
+    """The run's config, directory, seeds, metrics and its LLM clients (built on first use)."""
 
     cfg: DictConfig
     run_dir: Path
     seeds: list[Task]
     metrics: RunMetrics
-    llm_factory: Callable[[], "LLMClient"] | None = None
-    _llm: Any = field(default=None, repr=False)
+    pool: "ClientPool | None" = field(default=None, repr=False)
+
+    def client(self, ref: "ModelRef") -> "LLMClient":
+        """The client of one model of the run (the generator, the judge, an evaluated model)."""
+        if self.pool is None:
+            raise RuntimeError("this run has no LLM endpoint")
+        return self.pool.client(ref)
 
     @property
     def llm(self) -> "LLMClient":
-        if self._llm is None:
-            if self.llm_factory is None:
-                raise RuntimeError("this run has no LLM endpoint")
-            self._llm = self.llm_factory()
-        return self._llm
+        """The generator's client (``model.*``)."""
+        from selfinstruct.llm.models import generator_ref
+
+        return self.client(generator_ref(self.cfg))
+
+    @property
+    def judge(self) -> "LLMClient":
+        """The judge's client (``judge.*``; the generator's when ``judge.model`` is null)."""
+        from selfinstruct.llm.models import judge_ref
+
+        return self.client(judge_ref(self.cfg))
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,9 @@ class StagePlan:
     sample_messages: list[dict[str, str]]
     completion_tokens_each: int
     note: str = ""
+    # the model that answers (None: the generator) and the row's name in the table (None: the stage's)
+    model: "ModelRef | None" = None
+    label: str | None = None
 
 
 class Stage:
@@ -60,9 +76,15 @@ class Stage:
     def prepare(self, ctx: RunContext) -> None:
         """Check config and load templates; raise SelfInstructError naming the bad key."""
 
-    def plan(self, ctx: RunContext) -> StagePlan | None:
-        """The requests this stage would send (None: it sends none)."""
+    def plan(self, ctx: RunContext) -> "StagePlan | list[StagePlan] | None":
+        """The requests this stage would send (None: it sends none; a list: to several models)."""
         return None
+
+    def models(self, ctx: RunContext) -> "list[ModelRef]":
+        """The models this stage sends requests to: their keys and prices are checked before the run."""
+        from selfinstruct.llm.models import generator_ref
+
+        return [generator_ref(ctx.cfg)] if self.needs_llm else []
 
     async def run(self, ctx: RunContext) -> None:
         raise NotImplementedError

@@ -7,6 +7,7 @@ from typing import Any
 
 from selfinstruct.data import read_jsonl, write_jsonl_atomic
 from selfinstruct.errors import SelfInstructError
+from selfinstruct.llm.usage import Usage
 from selfinstruct.rundir import INSTRUCTIONS_FILE
 from selfinstruct.stages.base import RunContext
 
@@ -23,7 +24,8 @@ def read_required(path: Path, stage: str, producer: str) -> list[dict[str, Any]]
 def usage_metrics(ctx: RunContext, stage: str) -> dict[str, Any]:
     """Requests, retries and failures by kind, cache hits, odd replies, tokens and cost of this
     stage in this invocation (keys prefixed ``failed_``/``retries`` hold counts by error kind)."""
-    usage = ctx.llm.stage_usage(stage).to_json()
+    # the run's clients (generator, judge, evaluated models) share their totals: the pool's are this stage's
+    usage = (ctx.pool.stage_usage(stage) if ctx.pool is not None else Usage()).to_json()
     return {
         "requests": usage["requests"],
         "attempts_sent": usage["attempts_sent"],
@@ -49,4 +51,12 @@ def rewrite_in_order(path: Path, records: list[dict[str, Any]]) -> None:
     records out of it, so the file is the same however the run was interrupted."""
     current = read_jsonl(path)
     if [r["id"] for r in current] != [r["id"] for r in records] and len(current) == len(records):
+        write_jsonl_atomic(path, records)
+
+
+def write_in_order(path: Path, records: list[dict[str, Any]]) -> None:
+    """Make a file the stage appended to as replies came hold exactly ``records``, in their order
+    (atomically, and only when it differs): retries, a resume or stale lines of an earlier
+    invocation then leave the same file as an uninterrupted run."""
+    if read_jsonl(path) != records:
         write_jsonl_atomic(path, records)

@@ -13,15 +13,17 @@ import logging
 import random
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from selfinstruct.config import to_plain
-from selfinstruct.errors import SelfInstructError
+from selfinstruct.errors import ConfigError, SelfInstructError
 from selfinstruct.export.build import build_writers
-from selfinstruct.export.cleaning import CleaningLimits, clean_tasks
+from selfinstruct.export.cleaning import CleaningLimits, clean_tasks, drop_judged_invalid
 from selfinstruct.export.encoding import PromptEncoder
-from selfinstruct.data import write_text_atomic
+from selfinstruct.data import read_jsonl, write_text_atomic
 from selfinstruct.export.formats import ExportSettings, FormatWriter
 from selfinstruct.export.records import GeneratedTask, dedupe_examples, read_generated_tasks, to_examples
-from selfinstruct.rundir import INSTANCES_FILE
+from selfinstruct.rundir import AUDIT_FILE, INSTANCES_FILE
 from selfinstruct.stages.base import RunContext, Stage
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,20 @@ class FinetuneStage(Stage):
         stages = list(ctx.cfg.pipeline.stages)
         if stages and stages[0] == self.name:  # nothing earlier in this run can write the input
             self._require_input(ctx.run_dir)
+        self.audit_filter = bool(OmegaConf.select(ctx.cfg, "stages.audit.filter", default=False))
+        if self.audit_filter:
+            before = stages[: stages.index(self.name)] if self.name in stages else stages
+            if "audit" not in before and not (ctx.run_dir / AUDIT_FILE).is_file():
+                raise ConfigError(
+                    f"stages.audit.filter=true: the finetune stage drops what the audit judged invalid, but "
+                    f"{ctx.run_dir / AUDIT_FILE} does not exist and the audit stage does not run before finetune "
+                    f"(pipeline.stages=[...,instances,audit,finetune,...])")
 
     async def run(self, ctx: RunContext) -> None:
         tasks = read_generated_tasks(self._require_input(ctx.run_dir))
         kept, report = clean_tasks(tasks, self.limits)
+        if self.audit_filter:
+            kept = drop_judged_invalid(kept, self._judged_invalid(ctx.run_dir), report)
         seed_examples = []
         seed_drops = 0
         if ctx.cfg.export.include_seeds:
@@ -78,6 +90,20 @@ class FinetuneStage(Stage):
         ctx.metrics.write()
         log.info("finetune: %d tasks in, %d kept; %d examples (%d from seeds) written as %s",
                  report.tasks_in, report.tasks_out, len(examples), n_seed, ", ".join(written))
+
+    @staticmethod
+    def _judged_invalid(run_dir: Path) -> set[tuple[str, str, str]]:
+        """(instruction, input, output) of every instance the audit judged invalid (any question No);
+        an unparsed or missing verdict keeps the instance: nothing is dropped on a guess."""
+        path = run_dir / AUDIT_FILE
+        if not path.is_file():
+            raise SelfInstructError(f"{path}: not found; stages.audit.filter=true needs the audit stage's "
+                                    f"verdicts (run the audit stage before finetune)")
+        records = read_jsonl(path)
+        invalid = {(r["instruction"], r["input"], r["output"]) for r in records if r.get("all_valid") is False}
+        log.info("finetune: audit.jsonl judged %d of %d audited instances invalid; they are left out",
+                 len(invalid), len(records))
+        return invalid
 
     @staticmethod
     def _require_input(run_dir: Path) -> Path:

@@ -49,9 +49,9 @@ class ReportStage(Stage):
         wall time only after the last stage, so the stage fills them in from the live client."""
         data = copy.deepcopy(ctx.metrics.data)
         notes: list[str] = []
-        client = ctx._llm  # created only if a stage of this run sent requests
-        if client is not None:
-            data["llm"] = client.usage.to_json()
+        pool = ctx.pool  # used only if a stage of this run sent requests
+        if pool is not None and pool.used:
+            data["llm"] = pool.usage.to_json()
             started = data.get("started_at")
             try:
                 begun = datetime.fromisoformat(started) if isinstance(started, str) else None

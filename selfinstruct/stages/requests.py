@@ -17,6 +17,9 @@ from selfinstruct.llm.client import Completion, LLMClient
 BuildRequest = Callable[[dict[str, Any]], "tuple[list[dict[str, str]], dict[str, Any]] | tuple[list[dict[str, str]], dict[str, Any], str]"]
 # Handles a batch of answered records; may return records to ask again (a reply that was unusable).
 HandleBatch = Callable[[list[tuple[dict[str, Any], Completion]]], "list[dict[str, Any]] | None"]
+# Called with each answered record the moment its reply arrives (in reply order), for stages that keep
+# every reply at once, so a killed run asks for none of them again.
+OnReply = Callable[[Any, Completion], None]
 
 
 async def request_per_record(
@@ -28,6 +31,7 @@ async def request_per_record(
     *,
     batch_size: int = 256,
     max_passes: int = 5,
+    on_reply: OnReply | None = None,
 ) -> list[dict[str, Any]]:
     """Send one request per record; returns the records still unanswered after every pass."""
     pending = list(records)
@@ -38,7 +42,7 @@ async def request_per_record(
                 failed.extend((record, None) for record in pending[start:])
                 break
             batch = pending[start:start + batch_size]
-            completions = await asyncio.gather(*(_complete(llm, stage, build(r)) for r in batch))
+            completions = await asyncio.gather(*(_complete(llm, stage, build(r), r, on_reply) for r in batch))
             done = []
             for record, completion in zip(batch, completions):
                 (done if completion.ok else failed).append((record, completion))
@@ -50,6 +54,10 @@ async def request_per_record(
     return pending
 
 
-def _complete(llm: LLMClient, stage: str, request: tuple[Any, ...]) -> Any:
+async def _complete(llm: LLMClient, stage: str, request: tuple[Any, ...], record: Any,
+                    on_reply: OnReply | None) -> Completion:
     messages, sampling, *mode = request
-    return llm.complete(messages, sampling, stage=":".join((stage, *mode)))
+    completion = await llm.complete(messages, sampling, stage=":".join((stage, *mode)))
+    if on_reply is not None and completion.ok:
+        on_reply(record, completion)
+    return completion
