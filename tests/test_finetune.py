@@ -50,7 +50,7 @@ def hand_made_tasks() -> list[dict[str, Any]]:
 EXPECTED = {
     "tasks_in": 45, "instances_in": 49, "tasks_out": 43, "instances_out": 44,
     "instance_drops": {"truncated_last": 1, "input_equals_output": 0, "empty_output": 1, "trailing_colon": 1,
-                       "oversized": 0, "duplicate": 0, "conflicting_outputs": 2, "over_limit": 0},
+                       "oversized": 0, "duplicate": 0, "conflicting_outputs": 2, "over_limit": 0, "audit": 0},
     "task_drops": {"conflicting_outputs": 1, "no_instances": 1},
     "duplicate_examples": 1, "examples_out": 43, "machine_examples": 43, "seed_examples": 0,
 }
