@@ -66,6 +66,9 @@ def _app(cfg: DictConfig) -> None:
     finally:
         if not locked:  # refused (or a dry run): the directory stays as it was
             run_log.discard()
+    if outcome.ended == "paused":
+        log.warning("run paused: %s. Resume with:\n  %s", outcome.detail, resume_command(overrides, run_dir))
+        return
     if outcome.ended == "interrupted":
         log.warning("%s; everything finished so far is written. Resume with:\n  %s",
                     outcome.detail, resume_command(overrides, run_dir))

@@ -29,6 +29,8 @@ def print_plan(stages: list[Stage], ctx: RunContext) -> None:
             prompt_tokens = per_prompt * plan.requests
             completion_tokens = plan.completion_tokens_each * plan.requests
             cost = estimate_cost(litellm, answering, prompt_tokens, completion_tokens)
+            if cost is not None:  # plus what is not per request (a fine-tuning job), None: unknown
+                cost = None if plan.fixed_cost_usd is None else cost + plan.fixed_cost_usd
             if cost is None:
                 unpriced.append(plan.model.where if plan.model is not None else "model")
             note = plan.note

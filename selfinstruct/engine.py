@@ -107,6 +107,9 @@ async def _run_stages_in_order(stages: list[Stage], ctx: RunContext, stop: StopF
             return stop.reason
         log.info("stage %s: starting", stage.name)
         await stage.run(ctx)
+        if ctx.paused:
+            log.warning("%s", ctx.paused)
+            return None
         stopped = stop.reason or (ctx.pool.stopped_reason if ctx.pool is not None else None)
         if stopped:
             log.warning("stage %s: stopped: %s", stage.name, stopped)
@@ -284,6 +287,8 @@ def _run_locked(cfg: DictConfig, run_dir: Path, stages: list[Stage], ctx: RunCon
         metrics.write()
     if stop.reason:
         return RunOutcome("interrupted", stop.reason, getattr(stop, "signal", None))
+    if ctx.paused:
+        return RunOutcome("paused", ctx.paused)
     if stopped:
         log.warning("run stopped on budget (%s); everything so far is written in %s; "
                     "rerun the same command with a larger budget to continue", stopped, run_dir)

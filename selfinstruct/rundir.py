@@ -45,6 +45,15 @@ they arrive (so a resumed run never asks a model twice for what it already answe
 EVALUATION_FILE = "evaluation.jsonl"
 """The evaluate stage's ratings (paper Figure 5): one line per (task instance, model), rated A-D by the judge."""
 
+# ---------------------------------------------------------------- the tuned model (train stage)
+
+TRAIN_FILE = "train.json"
+"""The train stage's record: backend, base model, job id or checkpoint, status, the tuned model's name,
+data size, epochs, cost or compute time; rewritten (atomically) at every step of the job."""
+
+TRAIN_DIR = "train"
+"""The local (trl) backend's checkpoints, adapter, tokenizer and loss curve (``train/loss.jsonl``)."""
+
 # ---------------------------------------------------------------- what the run records about itself
 
 METRICS_FILE = "metrics.json"

@@ -70,6 +70,8 @@ class SpendTotals:
     requests: int = 0
     # requests an invocation sent and never saw a reply to (it was killed), by invocation index
     without_reply: Counter = field(default_factory=Counter)
+    # those reservations, (invocation, number) -> reserved dollars: a long job (fine-tuning) may settle later
+    open_reservations: dict = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"usd": round(self.usd, 6), "requests": self.requests,
@@ -107,9 +109,10 @@ class SpendLedger:
                 totals.usd += float(line.get("usd") or 0.0)
                 if line.get("not_sent"):
                     totals.requests -= 1
-        for (invocation, _), reserved in open_reservations.items():
+        for (invocation, number), reserved in open_reservations.items():
             totals.usd += reserved
             totals.without_reply[invocation] += 1
+            totals.open_reservations[(invocation, number)] = reserved
         return totals
 
     def _write(self, record: dict[str, Any], sync: bool) -> None:
@@ -120,8 +123,9 @@ class SpendLedger:
         """Written before the attempt is sent: from here on the money is at risk."""
         self._write({"inv": self.invocation, "n": number, "reserve_usd": usd}, self.sync)
 
-    def settle(self, number: int, usd: float | None, sent: bool = True) -> None:
-        record: dict[str, Any] = {"inv": self.invocation, "n": number, "usd": usd}
+    def settle(self, number: int, usd: float | None, sent: bool = True, invocation: int | None = None) -> None:
+        record: dict[str, Any] = {"inv": self.invocation if invocation is None else invocation, "n": number,
+                                  "usd": usd}
         if not sent:
             record["not_sent"] = True
         self._write(record, False)
@@ -225,6 +229,21 @@ class Budget:
         self.ledger.settle(number, real, sent)
         if self._settled is not None:
             self._settled.set()
+
+    def settle_any(self, invocation: int, number: int, usd: float | None) -> None:
+        """Settle a reservation made by this invocation or by an earlier one (a fine-tuning job reserved
+        before its upload and seen to finish by a later invocation): its real cost replaces it."""
+        if invocation == self.ledger.invocation:
+            self.settle(number, usd)
+            return
+        reserved = self.earlier.open_reservations.pop((invocation, number), None)
+        if reserved is None:
+            return  # settled already
+        real = reserved if usd is None else usd
+        self.earlier.usd += real - reserved
+        self.earlier.without_reply[invocation] -= 1
+        self.ledger.settle(number, real, invocation=invocation)
+        self._exhausted = None  # a settlement below the reservation may leave room again
 
     async def _wait_for_settlement(self) -> None:
         """Until some attempt settles, or a short poll passes (so the caller sees a stop)."""

@@ -16,6 +16,8 @@ from selfinstruct.errors import ConfigError
 
 # An evaluate.models entry that means "the generator, as model.* configures it".
 GENERATOR = "generator"
+# Entries naming the train stage's base model and the model it tuned (train.json).
+TRAINED = ("base", "tuned")
 # Keys an evaluated model's mapping may set (the rest comes from the generator: retries, timeouts).
 _MODEL_KEYS = ("name", "api_base", "api_key_env", "api_key", "max_concurrency", "input_cost_per_token",
                "output_cost_per_token", "simulated", "loopback", "extra", "timeout_s", "rpm", "tpm")
@@ -30,6 +32,9 @@ class ModelRef:
     config: Any  # a ModelConfig node
     where: str
     label: str
+    # served by the run itself for the stage that asks it (a locally trained adapter): no endpoint to
+    # open or key to check before the run
+    local: bool = False
 
     @property
     def name(self) -> str:
@@ -70,9 +75,49 @@ def judge_ref(cfg: DictConfig) -> ModelRef:
     return ModelRef(_derived(cfg, changes), "judge", str(judge.model))
 
 
+def train_ref(cfg: DictConfig) -> ModelRef:
+    """Where the provider's fine-tuning API is: the generator's simulated server when the generator is
+    simulated and ``stages.train.api_base`` is unset, else ``stages.train.api_base`` / ``api_key_env``
+    (null: the provider's default endpoint and key variable)."""
+    train = cfg.stages.get("train") or {}
+    if train.get("api_base") is None and cfg.model.loopback.enabled:
+        return ModelRef(cfg.model, "model", str(cfg.model.name))
+    name = f"{train.get('provider') or 'openai'}/{train.get('base_model')}"
+    config = _derived(cfg, {"name": name, "api_base": train.get("api_base"), "api_key_env": train.get("api_key_env")})
+    return ModelRef(config, "stages.train", name)
+
+
+def is_local_training(cfg: DictConfig) -> bool:
+    """Whether ``stages.train`` trains locally (train=trl): its models are served by the run itself."""
+    target = str((cfg.stages.get("train") or {}).get("_target_") or "")
+    return target.rsplit(".", 1)[-1].startswith("Trl")
+
+
+def trained_ref(cfg: DictConfig, which: str, where: str, tuned_model: str | None = None) -> ModelRef:
+    """``base`` or ``tuned`` of ``stages.evaluate.models``: the train stage's base model, or the model it
+    tuned (``tuned_model`` from train.json; a placeholder name until the train stage has run)."""
+    train = cfg.stages.get("train")
+    if train is None:
+        raise ConfigError(f"{where}: '{which}' names the train stage's model, but no train stage is configured "
+                          f"(pipeline.stages=[...,finetune,train,evaluate])")
+    if is_local_training(cfg):
+        config = _derived(cfg, {"name": f"openai/selfinstruct-local-{which}", "input_cost_per_token": 0.0,
+                                "output_cost_per_token": 0.0})
+        return ModelRef(config, where, which, local=True)
+    provider = train.get("provider") or "openai"
+    model = tuned_model if which == "tuned" and tuned_model else str(train.get("base_model"))
+    endpoint = train_ref(cfg)
+    if endpoint.where == "model":  # the generator's simulated provider: a simulated server of its own
+        config = OmegaConf.merge(cfg.model, {"name": f"{provider}/{model}"})
+    else:
+        config = OmegaConf.merge(endpoint.config, {"name": f"{provider}/{model}"})
+    return ModelRef(config, where, which)
+
+
 def evaluated_refs(cfg: DictConfig, entries: Any, key: str) -> list[ModelRef]:
-    """``stages.evaluate.models``: each entry ``generator``, a LiteLLM model string, or a mapping with
-    ``name`` and any of the model keys (``api_base``, ``api_key_env``, prices, ``loopback``, ``label``)."""
+    """``stages.evaluate.models``: each entry ``generator``, ``base`` or ``tuned`` (the train stage's
+    models), a LiteLLM model string, or a mapping with ``name`` and any of the model keys
+    (``api_base``, ``api_key_env``, prices, ``loopback``, ``label``)."""
     plain = OmegaConf.to_container(entries, resolve=True) if OmegaConf.is_config(entries) else entries
     if not isinstance(plain, list) or not plain:
         raise ConfigError(f"{key}: must be a non-empty list of models (generator, a LiteLLM model string, "
@@ -82,6 +127,8 @@ def evaluated_refs(cfg: DictConfig, entries: Any, key: str) -> list[ModelRef]:
         where = f"{key}[{i}]"
         if entry == GENERATOR:
             ref = ModelRef(cfg.model, "model", str(cfg.model.name))
+        elif entry in TRAINED:
+            ref = trained_ref(cfg, entry, where)
         elif isinstance(entry, str) and entry.strip():
             ref = ModelRef(_derived(cfg, {"name": entry.strip()}), where, entry.strip())
         elif isinstance(entry, dict):

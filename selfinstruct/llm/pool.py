@@ -30,8 +30,8 @@ class ClientPool:
         from selfinstruct.llm.client import open_cache
 
         self._cfg = cfg
-        self._budget = budget
-        self._stop = stop
+        self.budget = budget
+        self.stop = stop
         self._stack = ExitStack()
         self._endpoints: dict[str, Any] = {}
         self._clients: dict[str, Any] = {}
@@ -47,6 +47,27 @@ class ClientPool:
         for ref in refs:
             if ref.where not in self._endpoints:
                 self._endpoints[ref.where] = self._stack.enter_context(open_endpoint(ref.config, ref.where))
+
+    def endpoint(self, ref: ModelRef) -> Any:
+        """Where ``ref``'s requests go (api_base, key): for stages that call other APIs of the provider
+        (fine-tuning jobs) through the endpoint the pool opened and checked."""
+        self.open([ref])
+        return self._endpoints[ref.where]
+
+    def client_at(self, ref: ModelRef, endpoint: Any) -> Any:
+        """A client of ``ref`` at an endpoint the caller started (a locally served model), built once."""
+        if ref.where not in self._clients:
+            self._clients[ref.where] = self._build(ref, endpoint)
+        return self._clients[ref.where]
+
+    def log_cost(self, stage: str, model: str, cost: float | None, tokens: int = 0) -> None:
+        """A line in llm_calls.jsonl for money spent outside a chat request (a fine-tuning job), so the
+        report's totals include it."""
+        import time
+
+        self._call_log.write({"t": round(time.time(), 3), "stage": stage, "model": model, "prompt_tokens": tokens,
+                              "completion_tokens": 0, "cost_usd": cost, "latency_s": 0.0, "attempts": 1,
+                              "retries": [], "outcome": "ok", "cache_hit": False})
 
     def client(self, ref: ModelRef) -> Any:
         """The client of ``ref``'s model (built on first use; LiteLLM is imported only then)."""
@@ -67,9 +88,9 @@ class ClientPool:
             cache=self._cache,
             cache_namespace=namespace,
             stage_header=endpoint.stage_header,
-            budget=self._budget,
+            budget=self.budget,
             call_log=self._call_log,
-            stop=self._stop,
+            stop=self.stop,
             config_key=ref.where,
             usage=self.usage,
             usage_by_stage=self.usage_by_stage,
@@ -97,6 +118,6 @@ class ClientPool:
         """Flush the call log and the spend ledger, stop the loopback servers."""
         try:
             self._call_log.close()
-            self._budget.ledger.close()
+            self.budget.ledger.close()
         finally:
             self._stack.close()

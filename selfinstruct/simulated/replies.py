@@ -52,10 +52,12 @@ class Draft:
 
 @dataclass
 class ReplyContext:
-    """What a responder may use: a per-prompt RNG and the server options."""
+    """What a responder may use: a per-prompt RNG, the server options and the request's model name
+    (a fine-tuned ``ft:...`` model answers evaluate:respond better than its base)."""
 
     rng: random.Random
     options: ServerOptions
+    model: str = ""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,12 @@ class RunContext:
     seeds: list[Task]
     metrics: RunMetrics
     pool: "ClientPool | None" = field(default=None, repr=False)
+    # set by a stage that ends the run early on purpose (a fine-tuning job submitted with wait=false):
+    # the stages after it do not run, the run ends with exit 0 and says why
+    paused: str | None = None
+
+    def pause(self, reason: str) -> None:
+        self.paused = reason
 
     def client(self, ref: "ModelRef") -> "LLMClient":
         """The client of one model of the run (the generator, the judge, an evaluated model)."""
@@ -59,6 +65,8 @@ class StagePlan:
     # the model that answers (None: the generator) and the row's name in the table (None: the stage's)
     model: "ModelRef | None" = None
     label: str | None = None
+    # a cost that is not per request (a fine-tuning job's training tokens), None: unknown
+    fixed_cost_usd: float | None = 0.0
 
 
 class Stage:

@@ -16,19 +16,20 @@ from __future__ import annotations
 import logging
 import re
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 from selfinstruct.data import RecordAppender, Task, read_jsonl
-from selfinstruct.errors import ConfigError, SeedError
+from selfinstruct.errors import ConfigError, SeedError, SelfInstructError
 from selfinstruct.llm.client import Completion
-from selfinstruct.llm.models import ModelRef, evaluated_refs, judge_ref
+from selfinstruct.llm.models import ModelRef, evaluated_refs, judge_ref, trained_ref
 from selfinstruct.parsing.judge import parse_rating
 from selfinstruct.progress import StageProgress
 from selfinstruct.prompts import StagePrompt
 from selfinstruct.resources import resolve_path
-from selfinstruct.rundir import EVALUATION_FILE, EVALUATION_RESPONSES_FILE, INSTRUCTIONS_FILE
+from selfinstruct.rundir import EVALUATION_FILE, EVALUATION_RESPONSES_FILE, INSTRUCTIONS_FILE, TRAIN_FILE
 from selfinstruct.seeds import load_self_instruct_seeds
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
 from selfinstruct.stages.common import usage_metrics, write_in_order
@@ -100,7 +101,8 @@ class EvaluateStage(Stage):
                            entry.get("variables"))
 
     def models(self, ctx: RunContext) -> list[ModelRef]:
-        return [*self.evaluated, judge_ref(ctx.cfg)]
+        # a locally trained model is served by this stage itself: no endpoint to open before the run
+        return [*(ref for ref in self.evaluated if not ref.local), judge_ref(ctx.cfg)]
 
     def prepare(self, ctx: RunContext) -> None:
         self.evaluated = evaluated_refs(ctx.cfg, self.models_entry, f"{self.config_key}.models")
@@ -165,12 +167,15 @@ class EvaluateStage(Stage):
         self.check_no_overlap(ctx)  # an earlier stage of this run may have generated instructions since
         responses_path = ctx.run_dir / EVALUATION_RESPONSES_FILE
         ratings_path = ctx.run_dir / EVALUATION_FILE
-        labels = [ref.label for ref in self.evaluated]
+        evaluated = [resolve_trained(ctx, ref) for ref in self.evaluated]
+        labels = [ref.label for ref in evaluated]
+        names = {ref.label: ref.name for ref in evaluated}
         by_id = {item.id: item for item in self.items}
 
         def current(record: dict[str, Any]) -> bool:  # lines of an earlier invocation about the same text
             item = by_id.get(record.get("id", ""))
             return (item is not None and record.get("model") in labels
+                    and record.get("model_name", names.get(record.get("model"))) == names.get(record.get("model"))
                     and record.get("instruction") == item.instruction and record.get("input") == item.input)
 
         responses = {(r["id"], r["model"]): r for r in read_jsonl(responses_path) if current(r)}
@@ -182,8 +187,11 @@ class EvaluateStage(Stage):
         total = len(self.items) * len(self.evaluated)
         progress = StageProgress(self.name, total, done=len(responses), unit="response",
                                  label=f"{self.name} responses")
-        for ref in self.evaluated:
-            await self._respond(ctx, ref, responses, responses_path, progress)
+        for ref in evaluated:
+            pending = [item for item in self.items if (item.id, ref.label) not in responses]
+            if pending:
+                async with answering(ctx, ref) as client:
+                    await self._respond(client, ref, pending, responses, responses_path, progress)
             if ctx.pool is not None and ctx.pool.stopped_reason:
                 break
         progress.close()
@@ -196,19 +204,16 @@ class EvaluateStage(Stage):
         order = [(item.id, label) for item in self.items for label in labels]
         write_in_order(responses_path, [responses[k] for k in order if k in responses])
         write_in_order(ratings_path, [ratings[k] for k in order if k in ratings])
-        self._record_metrics(ctx, labels, ratings, unrated, started)
+        self._record_metrics(ctx, evaluated, ratings, unrated, started)
 
-    async def _respond(self, ctx: RunContext, ref: ModelRef, responses: dict[tuple[str, str], Any],
-                       path: Path, progress: StageProgress) -> list[EvalItem]:
+    async def _respond(self, client: Any, ref: ModelRef, pending: list[EvalItem],
+                       responses: dict[tuple[str, str], Any], path: Path, progress: StageProgress) -> list[EvalItem]:
         """Ask one model for every response it has not given yet; returns the items left unanswered."""
-        client = ctx.client(ref)
-        pending = [item for item in self.items if (item.id, ref.label) not in responses]
-
         out = RecordAppender(path)
 
         def keep(item: EvalItem, completion: Completion) -> None:
             record = {"id": item.id, "task": item.task, "instance": item.instance, "model": ref.label,
-                      "instruction": item.instruction, "input": item.input, "response": completion.text.strip(),
+                      "model_name": ref.name, "instruction": item.instruction, "input": item.input, "response": completion.text.strip(),
                       "finish_reason": completion.finish_reason}
             out.append(record)
             responses[(item.id, ref.label)] = record
@@ -250,10 +255,11 @@ class EvaluateStage(Stage):
             out.close()
         return len(left)
 
-    def _record_metrics(self, ctx: RunContext, labels: list[str], ratings: dict[tuple[str, str], Any],
+    def _record_metrics(self, ctx: RunContext, evaluated: list[ModelRef], ratings: dict[tuple[str, str], Any],
                         unrated: int, started: float) -> None:
+        labels = [ref.label for ref in evaluated]
         per_model: dict[str, Any] = {}
-        for ref in self.evaluated:
+        for ref in evaluated:
             mine = [r for (_, label), r in ratings.items() if label == ref.label]
             counts = {level: sum(r["rating"] == level for r in mine) for level in LEVELS}
             per_model[ref.label] = {"name": ref.name, "rated": len(mine), **counts,
@@ -278,6 +284,43 @@ class EvaluateStage(Stage):
         unparsed = sum(m["unparsed"] for m in per_model.values())
         if unparsed:
             log.warning("evaluate: %d judge replies had no rating A-D (counted as unparsed, not guessed)", unparsed)
+
+
+def resolve_trained(ctx: RunContext, ref: ModelRef) -> ModelRef:
+    """``tuned`` of stages.evaluate.models is the model train.json names (the train stage ran before);
+    every other entry is what it says."""
+    if ref.label != "tuned" or not ref.where.startswith("stages.evaluate.models"):
+        return ref
+    from selfinstruct.stages.train import read_train_record
+
+    record = read_train_record(ctx.run_dir)
+    if record.get("status") not in ("succeeded", "trained") or not record.get("tuned_model"):
+        raise SelfInstructError(
+            f"{ref.where}: 'tuned' needs a finished train stage, but {ctx.run_dir / TRAIN_FILE} "
+            f"{'says ' + repr(record.get('status')) if record else 'does not exist'}; run the train stage first "
+            f"(pipeline.stages=[...,finetune,train,evaluate])")
+    return trained_ref(ctx.cfg, "tuned", ref.where, record["tuned_model"] if not ref.local else None)
+
+
+@asynccontextmanager
+async def answering(ctx: RunContext, ref: ModelRef) -> AsyncIterator[Any]:
+    """The client that asks ``ref``: the run's own, or, for a locally trained model, one for a server this
+    stage starts on 127.0.0.1 (base model, plus the adapter for ``tuned``) and stops when done."""
+    if not ref.local:
+        yield ctx.client(ref)
+        return
+    from selfinstruct.llm.endpoint import Endpoint
+    from selfinstruct.stages.train import read_train_record
+    from selfinstruct.training.serve import serve_model
+
+    record = read_train_record(ctx.run_dir)
+    train = ctx.cfg.stages.train
+    adapter = Path(record["tuned_model"]) if ref.label == "tuned" else None
+    log.info("evaluate: serving %s%s on 127.0.0.1 for this stage", train.base_model,
+             f" with the adapter {adapter}" if adapter else "")
+    with serve_model(str(train.base_model), adapter) as url:
+        assert ctx.pool is not None
+        yield ctx.pool.client_at(ref, Endpoint(api_base=url, api_key="selfinstruct-local"))
 
 
 def _ignore(_: Any) -> None:
