@@ -54,6 +54,9 @@ data size, epochs, cost or compute time; rewritten (atomically) at every step of
 TRAIN_DIR = "train"
 """The local (trl) backend's checkpoints, adapter, tokenizer and loss curve (``train/loss.jsonl``)."""
 
+TRAIN_LOSS_FILE = f"{TRAIN_DIR}/loss.jsonl"
+"""The local backend's training curve: one line per logged step (step, loss, epoch, learning_rate)."""
+
 # ---------------------------------------------------------------- what the run records about itself
 
 METRICS_FILE = "metrics.json"

@@ -42,12 +42,12 @@ def test_the_papers_loop_runs_offline_and_evaluates_base_and_tuned(tmp_path: Pat
 
 
 def test_kill_9_while_polling_five_times_uploads_once_and_creates_one_job(llm_server, tmp_path: Path) -> None:
-    reference_server = llm_server(seed=5, finetune_polls=30)
+    reference_server = llm_server(seed=5, finetune_polls=80)
     (tmp_path / "a").mkdir()
     reference = run_cli(_external(reference_server.url, tmp_path / "a" / "run"), cwd=tmp_path / "a", env=KEY)
     assert reference.returncode == 0, reference.stderr
 
-    server = llm_server(seed=5, finetune_polls=30)
+    server = llm_server(seed=5, finetune_polls=80)
     (tmp_path / "b").mkdir()
     run_dir = tmp_path / "b" / "run"
     rng = random.Random(16)
@@ -68,10 +68,10 @@ def test_kill_9_while_polling_five_times_uploads_once_and_creates_one_job(llm_se
         kills += 1
     final = run_cli(_external(server.url, run_dir), cwd=tmp_path / "b", env=KEY)
     assert final.returncode == 0, final.stderr
-    assert kills >= 3
+    assert kills == 5
     stats = server.stats()
     assert (stats["uploads"], stats["jobs_created"]) == (1, 1)
-    assert stats["job_retrievals"] >= 30
+    assert stats["job_retrievals"] >= 80
     for name in ("train.json", "finetune/openai_chat.jsonl", "instances.jsonl"):
         assert (run_dir / name).read_bytes() == (tmp_path / "a" / "run" / name).read_bytes(), name
 
@@ -120,3 +120,31 @@ def test_the_dry_run_shows_the_training_cost(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("train (provider)"))
     assert "tokens x 2 epochs x $3.00/1M" in row and float(row.split()[5]) > 0
+
+
+def test_train_trl_on_the_run_then_evaluate_base_and_tuned_served_on_loopback(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("trl", reason="local training needs pip install 'selfinstruct[train]'")
+    from selfinstruct.training.tiny import build_tiny_model
+
+    run_dir = tmp_path / "run"
+    common = ["model=loopback", "schedule.num_instructions=30", f"hydra.run.dir={run_dir}",
+              f"cache.dir={tmp_path / 'cache'}"]
+    made = run_cli([*common, "pipeline.stages=[bootstrap,classify,instances,finetune]"], cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    texts = [line for line in (run_dir / "finetune" / "openai_chat.jsonl").read_text(encoding="utf-8").splitlines()]
+    base = build_tiny_model(tmp_path / "tiny", texts)
+    result = run_cli([*common, "train=trl", f"stages.train.base_model={base}", "stages.train.max_steps=6",
+                      "stages.train.save_steps=3", "stages.evaluate.respond.sampling.max_tokens=16",
+                      "pipeline.stages=[train,evaluate,report]", "stages.evaluate.models=[base,tuned]"],
+                     cwd=tmp_path, env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    train = read_json(run_dir / "train.json")
+    assert train["backend"] == "trl" and train["status"] == "trained" and train["steps"] == 6
+    assert (Path(train["tuned_model"]) / "adapter_config.json").is_file()
+    assert len(read_lines(run_dir / "train" / "loss.jsonl")) == 6
+    rows = read_lines(run_dir / "evaluation.jsonl")
+    assert {r["model"] for r in rows} == {"base", "tuned"} and all(r["rating"] in "ABCD" for r in rows)
+    assert (run_dir / "figures" / "train_loss.png").is_file()
+    assert "## Fine-tuning (paper section 2.3)" in (run_dir / "report.md").read_text(encoding="utf-8")

@@ -55,7 +55,8 @@ class ProviderEndpoint:
     where: str  # the config key, for messages
 
     def kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"custom_llm_provider": self.provider}
+        # max_retries=0: the OpenAI SDK under LiteLLM would retry on its own; ours run on top, once
+        out: dict[str, Any] = {"custom_llm_provider": self.provider, "max_retries": 0}
         if self.api_base:
             out["api_base"] = self.api_base
         if self.api_key:

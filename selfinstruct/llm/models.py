@@ -35,6 +35,8 @@ class ModelRef:
     # served by the run itself for the stage that asks it (a locally trained adapter): no endpoint to
     # open or key to check before the run
     local: bool = False
+    # "base" or "tuned" for the train stage's models (stages.evaluate.models=[base,tuned]), else None
+    trained: str | None = None
 
     @property
     def name(self) -> str:
@@ -103,7 +105,7 @@ def trained_ref(cfg: DictConfig, which: str, where: str, tuned_model: str | None
     if is_local_training(cfg):
         config = _derived(cfg, {"name": f"openai/selfinstruct-local-{which}", "input_cost_per_token": 0.0,
                                 "output_cost_per_token": 0.0})
-        return ModelRef(config, where, which, local=True)
+        return ModelRef(config, where, which, local=True, trained=which)
     provider = train.get("provider") or "openai"
     model = tuned_model if which == "tuned" and tuned_model else str(train.get("base_model"))
     endpoint = train_ref(cfg)
@@ -111,7 +113,7 @@ def trained_ref(cfg: DictConfig, which: str, where: str, tuned_model: str | None
         config = OmegaConf.merge(cfg.model, {"name": f"{provider}/{model}"})
     else:
         config = OmegaConf.merge(endpoint.config, {"name": f"{provider}/{model}"})
-    return ModelRef(config, where, which)
+    return ModelRef(config, where, which, trained=which)
 
 
 def evaluated_refs(cfg: DictConfig, entries: Any, key: str) -> list[ModelRef]:

@@ -216,3 +216,19 @@ def rating_bars(labels: Sequence[str], shares_by_level: dict[str, Sequence[float
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, title="rating",
               title_fontsize=8)
     return _save(fig, path)
+
+
+def loss_curve(steps: Sequence[float], losses: Sequence[float], path: Path, *, title: str) -> Path:
+    """The training loss by step (the local backend's curve): does it go down, and does it flatten?"""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    if steps:
+        ax.plot(steps, losses, color=_BLUE, marker="o" if len(steps) < 40 else None, markersize=3, linewidth=1.5)
+    else:
+        _empty(ax, "no loss logged")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("training loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

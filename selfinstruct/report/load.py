@@ -28,6 +28,8 @@ from selfinstruct.rundir import (
     METRICS_FILE,
     REJECTED_FILE,
     RUN_FILE,
+    TRAIN_FILE,
+    TRAIN_LOSS_FILE,
 )
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ class RunFiles:
     hydra_cwd: str | None = None
     audit: list[dict[str, Any]] | None = None  # optional stages: absent is not "missing"
     evaluation: list[dict[str, Any]] | None = None
+    train: dict[str, Any] | None = None  # train.json, when the train stage ran
+    train_losses: list[dict[str, Any]] | None = None  # train/loss.jsonl (the local backend's curve)
     missing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     live: bool = False  # read by the report stage while its invocation is still running
@@ -150,6 +154,10 @@ def load_run(run_dir: Path) -> RunFiles:
     files.llm_calls = jsonl(LLM_CALLS_FILE)
     files.audit = jsonl(AUDIT_FILE, optional=True)
     files.evaluation = jsonl(EVALUATION_FILE, optional=True)
+    if (run_dir / TRAIN_FILE).is_file():
+        train = json_file(TRAIN_FILE)
+        files.train = train if isinstance(train, dict) else None
+    files.train_losses = jsonl(TRAIN_LOSS_FILE, optional=True)
     record = json_file(RUN_FILE)
     files.run_record = record if isinstance(record, dict) else None
     for name in (HYDRA_CONFIG_FILE, HYDRA_OVERRIDES_FILE, HYDRA_HYDRA_FILE):

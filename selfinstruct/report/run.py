@@ -49,6 +49,7 @@ FIG_NEIGHBOUR_ROUGE = "rouge_nearest_neighbour.png"
 FIG_LENGTHS = "lengths.png"
 FIG_VERBS = "verbs.png"
 FIG_EVALUATION = "evaluation.png"
+FIG_TRAIN_LOSS = "train_loss.png"
 
 
 @dataclass
@@ -180,6 +181,11 @@ def write_figures(report: RunReport) -> dict[str, Path]:
         made["verbs"] = figures.verb_object_bars(
             top, {v: div.objects_of(v, TOP_OBJECTS) for v, _ in top}, fig_dir / FIG_VERBS,
             title=f"Top {len(top)} leading verbs and their most common objects")
+    losses = [r for r in report.files.train_losses or [] if isinstance(r.get("loss"), (int, float))]
+    if losses:
+        made["train_loss"] = figures.loss_curve(
+            [r.get("step", i) for i, r in enumerate(losses)], [r["loss"] for r in losses], fig_dir / FIG_TRAIN_LOSS,
+            title=f"Training loss of {(report.files.train or {}).get('base_model', 'the base model')} + LoRA")
     ev = report.evaluation
     if ev is not None and ev.models:
         made["evaluation"] = evaluation_figure(ev, fig_dir / FIG_EVALUATION)

@@ -420,7 +420,37 @@ def missing_files(report: RunReport) -> list[str]:
 Section = Callable[["RunReport"], list[str]]
 
 # report.md, top to bottom
-SECTIONS: tuple[Section, ...] = (header, table1, rejections, instance_cleaning, audit, evaluation, usage,
+def training(report: RunReport) -> list[str]:
+    """What the train stage did (train.json): the tuned model the evaluation compares with its base."""
+    record = report.files.train
+    if not record:
+        return []
+    out = ["## Fine-tuning (paper section 2.3)"]
+    backend = record.get("backend")
+    rows = [["backend", "a provider's fine-tuning API" if backend == "provider" else "local LoRA (TRL + PEFT)"],
+            ["base model", f"`{record.get('base_model')}`"],
+            ["status", str(record.get("status"))],
+            ["tuned model", f"`{record['tuned_model']}`" if record.get("tuned_model") else "–"],
+            ["examples", fmt_int(record.get("examples"))],
+            ["epochs", str(record.get("epochs"))]]
+    if backend == "provider":
+        rows += [["job", f"`{record.get('job_id')}`" if record.get("job_id") else "–"],
+                 ["trained tokens", fmt_int(record.get("trained_tokens"))],
+                 ["cost", fmt_usd(record["cost_usd"]) if record.get("cost_usd") is not None else
+                  (f"about {fmt_usd(record['estimated_cost_usd'])} (estimate)"
+                   if record.get("estimated_cost_usd") is not None else "unknown")]]
+    else:
+        rows += [["steps", fmt_int(record.get("steps"))],
+                 ["final training loss", fmt_float(record.get("train_loss"), 4)],
+                 ["compute time", fmt_seconds(record.get("compute_s"))]]
+    if record.get("error"):
+        rows.append(["error", str(record["error"])])
+    out.append(md_table(["", "train.json"], rows, align="ll"))
+    out.append(_figure(report, "train_loss", "training loss by step"))
+    return out
+
+
+SECTIONS: tuple[Section, ...] = (header, table1, rejections, instance_cleaning, audit, training, evaluation, usage,
                                  similarity, lengths, diversity, missing_files)
 
 

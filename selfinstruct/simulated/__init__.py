@@ -9,7 +9,8 @@ Layout: ``options`` (ServerOptions, fault kinds), ``replies`` (how a reply is ch
 ``X-Selfinstruct-Stage`` header our client sends to this endpoint only, else by wording; the
 ``register_stage_reply`` hook), ``bootstrap`` / ``alpaca`` / ``tasks`` (the built-in replies),
 ``examples`` (instance defects), ``completion`` (stop and max_tokens), ``core`` (requests, faults,
-stats), ``server`` (HTTP), ``cli``; ``synthetic`` is the instruction grammar (split into
+stats), ``finetuning`` (the files and fine-tuning jobs API, in memory), ``server`` (HTTP), ``cli``;
+``synthetic`` is the instruction grammar (split into
 ``grammar``, ``sampling``, ``recognition``, ``instance_vocab``, ``answers``), whose word lists and
 templates live in ``vocabulary.json`` and ``templates.json``.
 

@@ -30,6 +30,13 @@ def _rate(text: str) -> float:
     return value
 
 
+def _polls(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("--finetune-polls must be >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = ServerOptions()
     p = argparse.ArgumentParser(prog="python -m selfinstruct.simulated",
@@ -61,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate:respond: higher gives more answers the simulated judge rates A")
     p.add_argument("--judge-garbage-rate", type=_rate, default=d.judge_garbage_rate,
                    help="audit / evaluate:rate: share of judge replies with no verdict")
-    p.add_argument("--log", default=None, help="append one JSON line per chat request")
+    p.add_argument("--finetune-polls", type=_polls, default=d.finetune_polls,
+                   help="fine-tuning API: retrieves of a job until it succeeds (or fails)")
+    p.add_argument("--finetune-fail", default=d.finetune_fail,
+                   help="fine-tuning API: non-empty makes every job end 'failed' with this message")
+    p.add_argument("--finetune-quality-gain", type=_rate, default=d.finetune_quality_gain,
+                   help="evaluate:respond: answer quality gained by a fine-tuned ('ft:...') model")
+    p.add_argument("--log", default=None, help="append one JSON line per request")
     return p
 
 

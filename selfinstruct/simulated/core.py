@@ -2,7 +2,8 @@
 
 The reply is chosen by the ``X-Selfinstruct-Stage`` header when the request has one (see
 ``replies``), else by the prompt's wording; its RNG is keyed by (seed, kind, prompt text), so a
-prompt gets the same reply whichever way it was recognised.
+prompt gets the same reply whichever way it was recognised. Fine-tuning API calls (``api``) get
+the same faults and stats, and are answered by ``finetuning``.
 """
 
 from __future__ import annotations
@@ -12,25 +13,35 @@ import json
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 # the built-in kinds register themselves on import
 from selfinstruct.simulated import alpaca, bootstrap, judge, tasks  # noqa: F401
 from selfinstruct.simulated.completion import apply_max_tokens, apply_stop, truncate_last_line
+from selfinstruct.simulated.finetuning import (
+    MUTATING,
+    ApiError,
+    FineTuningStore,
+    parse_json_object,
+    parse_multipart,
+    query_params,
+)
 from selfinstruct.simulated.options import CONTEXT_ERROR, FAULT_KINDS, MODEL_ID, ServerOptions
 from selfinstruct.simulated.replies import STAGE_HEADER, ReplyContext, reply_kind, responder
 
 @dataclass
 class Reply:
-    """An HTTP reply plan: wait delay_s (interruptible), then send."""
+    """An HTTP reply plan: wait delay_s (interruptible), then send; or, when ``run`` is set, call it
+    after the wait and send what it returns (a slow side effect happens only if the wait ends)."""
 
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     content_type: str = "application/json"
+    run: Callable[[], Reply] | None = None
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -76,14 +87,17 @@ class _Core:
         self._lock = threading.Lock()
         self._log = open(options.log, "a", encoding="utf-8") if options.log else None
         self._counter = 0
+        self._api_counter = 0
         self._stats = self._empty_stats()
+        self.finetuning = FineTuningStore(options.seed, options.finetune_polls, options.finetune_fail)
         # A simulated cut-off reply is one that needs more tokens than the first budget asked for
         # its prompt: asking again with a larger max_tokens gets the whole reply, as with a real model.
         self._first_budget: dict[str, int | None] = {}
 
     @staticmethod
     def _empty_stats() -> dict[str, Any]:
-        return {"requests": 0, "by_status": {}, "by_kind": {}, "faults": dict.fromkeys(FAULT_KINDS, 0)}
+        return {"requests": 0, "by_status": {}, "by_kind": {}, "faults": dict.fromkeys(FAULT_KINDS, 0),
+                **dict.fromkeys(_API_COUNTERS.values(), 0)}
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -106,7 +120,7 @@ class _Core:
             return self._counter
 
     def _record(self, status: int, kind: str, fault: str | None, prompt_sha: str | None) -> None:
-        """Count and log one chat request."""
+        """Count and log one request (a chat request, or a fine-tuning API call by its operation)."""
         retry_after = self.options.retry_after_s if fault == "429" else None
         with self._lock:
             s = self._stats
@@ -115,15 +129,17 @@ class _Core:
             s["by_kind"][kind] = s["by_kind"].get(kind, 0) + 1
             if fault:
                 s["faults"][fault] += 1
+            if status == 200 and kind in _API_COUNTERS:
+                s[_API_COUNTERS[kind]] += 1
             if self._log:
                 line = {"t": time.time(), "status": status, "kind": kind, "fault": fault,
                         "retry_after": retry_after, "prompt_sha": prompt_sha}
                 self._log.write(json.dumps(line) + "\n")
                 self._log.flush()
 
-    def _fault_for(self, number: int) -> str | None:
+    def _fault_for(self, number: int, *scope: str) -> str | None:
         """Request-counter-keyed fault draw, so a retry of the same prompt may pass."""
-        rng = _rng(self.options.seed, "fault", number)
+        rng = _rng(self.options.seed, "fault", *scope, number)
         if rng.random() >= self.options.fault_rate:
             return None
         return rng.choice(self.options.faults)
@@ -185,7 +201,8 @@ class _Core:
     def _completion(self, request: dict[str, Any], text: str, kind: str, parsed: Any,
                     number: int) -> Reply:
         """A successful chat.completion with stop and max_tokens applied."""
-        draft = responder(kind)(parsed, ReplyContext(_rng(self.options.seed, kind, text), self.options))
+        ctx = ReplyContext(_rng(self.options.seed, kind, text), self.options, model=str(request.get("model") or ""))
+        draft = responder(kind)(parsed, ctx)
         content = apply_stop(draft.text, request.get("stop"))
         finish = "stop"
         limit = request.get("max_completion_tokens", request.get("max_tokens"))
@@ -209,7 +226,74 @@ class _Core:
         }
         return Reply(200, _json_bytes(body))
 
+    def _next_api_number(self) -> int:
+        """Sequence number of a fine-tuning API call. A counter of its own (and its own fault key), so
+        a train stage's calls leave the fault draws of every chat request, and so every other stage's
+        output, exactly as they were."""
+        with self._lock:
+            self._api_counter += 1
+            return self._api_counter
 
+    def api(self, operation: str, ids: tuple[str, ...], path: str, raw: bytes,
+            headers: Mapping[str, str] | None) -> Reply:
+        """Plan the reply to a fine-tuning API call (``finetuning.route`` named it).
+
+        Faults are drawn as for chat (--fault-rate, --faults) so a polling client must retry, but
+        none lands after a side effect: error faults answer before the operation runs, a timeout
+        delays before it (the handler calls ``run`` after the wait) and a malformed reply to a call
+        that changes state becomes a 500, so an error always means nothing was stored or changed.
+        """
+        fault = self._fault_for(self._next_api_number(), "api")
+        if fault == "malformed" and operation in MUTATING:
+            fault = "500"
+        delay = self.options.latency_ms / 1000 + (self.options.slow_s if fault == "timeout" else 0)
+        if fault in _FAULT_STATUS:
+            self._record(_FAULT_STATUS[fault], operation, fault, None)
+            reply = self._faulted(fault, _authorization(headers))
+            reply.delay_s = delay
+            return reply
+
+        def run() -> Reply:
+            reply = self._api_reply(operation, ids, path, raw, headers)
+            self._record(reply.status, operation, fault, None)
+            if fault == "malformed":
+                reply.body = reply.body[: len(reply.body) // 2]
+            return reply
+
+        return Reply(0, b"", delay_s=delay, run=run)
+
+    def _api_reply(self, operation: str, ids: tuple[str, ...], path: str, raw: bytes,
+                   headers: Mapping[str, str] | None) -> Reply:
+        """Run one fine-tuning API operation; ApiError becomes OpenAI's error body."""
+        store, params = self.finetuning, query_params(path)
+        content_type = _header(headers, "Content-Type") or ""
+        first = ids[0] if ids else ""
+        operations: dict[str, Callable[[], Any]] = {
+            "files.create": lambda: store.add_file(parse_multipart(content_type, raw)),
+            "files.list": lambda: store.list_files(params),
+            "files.retrieve": lambda: store.get_file(first),
+            "files.content": lambda: store.file_content(first),
+            "files.delete": lambda: store.delete_file(first),
+            "fine_tuning.jobs.create": lambda: store.create_job(parse_json_object(raw)),
+            "fine_tuning.jobs.list": lambda: store.list_jobs(params),
+            "fine_tuning.jobs.retrieve": lambda: store.retrieve_job(first),
+            "fine_tuning.jobs.cancel": lambda: store.cancel_job(first),
+            "fine_tuning.jobs.events": lambda: store.list_events(first, params),
+        }
+        try:
+            result = operations[operation]()
+        except ApiError as exc:
+            return Reply(exc.status, _json_bytes(exc.body()))
+        if isinstance(result, bytes):
+            return Reply(200, result, content_type="application/octet-stream")
+        return Reply(200, _json_bytes(result))
+
+
+
+# Stats counters of successful (200) fine-tuning API calls, by operation.
+_API_COUNTERS: dict[str, str] = {"files.create": "uploads", "fine_tuning.jobs.create": "jobs_created",
+                                 "fine_tuning.jobs.retrieve": "job_retrievals",
+                                 "fine_tuning.jobs.cancel": "jobs_cancelled"}
 # Faults that answer with an error status instead of a (possibly slow or broken) completion.
 _FAULT_STATUS: dict[str, int] = {"429": 429, "500": 500, "401": 401, "500echo": 500, "context": 400}
 

@@ -234,11 +234,20 @@ def split_task(prompt: str) -> tuple[str, str]:
     return instruction.strip(), input_text.strip()
 
 
+def answer_quality(ctx: ReplyContext) -> float:
+    """answer_quality, plus finetune_quality_gain (capped at 1) when the request names a fine-tuned
+    ``ft:`` model: so evaluating base against tuned shows the gain fine-tuning is meant to bring."""
+    quality = ctx.options.answer_quality
+    if ctx.model.startswith("ft:"):
+        return min(1.0, quality + ctx.options.finetune_quality_gain)
+    return quality
+
+
 @register_stage_reply("evaluate:respond")
 def respond_reply(prompt: str, ctx: ReplyContext) -> str:
-    """The evaluated model's answer, at a level drawn from answer_quality."""
+    """The evaluated model's answer, at a level drawn from answer_quality (higher for a fine-tuned model)."""
     instruction, input_text = split_task(prompt)
-    level = draw_level(ctx.options.answer_quality, ctx)
+    level = draw_level(answer_quality(ctx), ctx)
     words = _topic(instruction, input_text, ctx)
     if level == "good":
         return good_answer(words, ctx)

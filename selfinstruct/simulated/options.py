@@ -20,7 +20,7 @@ CONTEXT_ERROR = ("This model's maximum context length is 8192 tokens. However, y
 RATE_FIELDS: tuple[str, ...] = (
     "fault_rate", "near_copy_rate", "keyword_rate", "short_rate", "bad_start_rate", "truncate_rate",
     "conflict_rate", "empty_output_rate", "colon_rate", "duplicate_rate", "same_io_rate",
-    "answer_quality", "judge_garbage_rate",
+    "answer_quality", "judge_garbage_rate", "finetune_quality_gain",
 )
 
 
@@ -50,6 +50,12 @@ class ServerOptions:
     answer_quality: float = 0.7
     # audit / evaluate:rate: share of judge replies with no verdict at all
     judge_garbage_rate: float = 0.0
+    # fine-tuning API: retrieves of a job until it ends (validating_files -> queued -> running -> succeeded)
+    finetune_polls: int = 3
+    # non-empty: every job ends "failed" with this error message instead
+    finetune_fail: str = ""
+    # evaluate:respond: answer_quality gained by a fine-tuned ("ft:...") model, capped at 1
+    finetune_quality_gain: float = 0.15
     log: str | None = None
 
     def __post_init__(self) -> None:
@@ -60,6 +66,10 @@ class ServerOptions:
         unknown = set(self.faults) - set(FAULT_KINDS)
         if unknown or not self.faults:
             raise ValueError(f"faults must be a non-empty subset of {FAULT_KINDS}, got {self.faults}")
+        if isinstance(self.finetune_polls, bool) or not isinstance(self.finetune_polls, int) \
+                or self.finetune_polls < 1:
+            raise ValueError(f"finetune_polls must be an integer >= 1, got {self.finetune_polls!r}")
+        self.finetune_fail = str(self.finetune_fail or "")
         for name in RATE_FIELDS:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")

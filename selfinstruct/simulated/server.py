@@ -6,6 +6,7 @@ runs it so, see ``selfinstruct.llm.endpoint``); standalone: ``python -m selfinst
 
 from __future__ import annotations
 
+import select
 import socket
 import sys
 import threading
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from selfinstruct.simulated.core import Reply, _Core, _error, _json_bytes
+from selfinstruct.simulated.finetuning import route
 from selfinstruct.simulated.options import MODEL_ID, ServerOptions
 
 
@@ -39,10 +41,55 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default per-request stderr log; --log covers it."""
 
     def _read_body(self) -> bytes:
+        """The request body, by Content-Length or chunked (an upload from a stream may be chunked)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline().strip():  # trailers, then the blank line
+                    pass
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _api(self, method: str) -> bool:
+        """Serve a fine-tuning API call (files, fine_tuning/jobs); False when the path is not one."""
+        found = route(method, self.path)
+        if found is None:
+            return False
+        body = self._read_body() if method == "POST" else b""
+        self._deliver(self.server.core.api(*found, self.path, body, self.headers))
+        return True
+
+    def _deliver(self, reply: Reply) -> None:
+        """Wait the reply's delay (dropping the request if the server stops meanwhile), run its
+        deferred operation if any, and send it."""
+        core = self.server.core
+        if reply.delay_s > 0 and core.stopping.wait(reply.delay_s):
+            self.close_connection = True  # shutting down: drop the request
+            return
+        if reply.run is not None and reply.delay_s > 0 and self._client_gone():
+            self.close_connection = True  # it timed out and left: its upload or job must not happen
+            return
+        self._send(reply.run() if reply.run is not None else reply)
+
+    def _client_gone(self) -> bool:
+        """True when the client closed the connection (a readable socket with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def do_GET(self) -> None:
+        if self._api("GET"):
+            return
         path = self.path.split("?", 1)[0].rstrip("/")
         core = self.server.core
         if path in ("/v1/models", "/models"):
@@ -55,16 +102,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(_error(404, f"No route for GET {path}", "invalid_request_error"))
 
+    def do_DELETE(self) -> None:
+        if not self._api("DELETE"):
+            path = self.path.split("?", 1)[0].rstrip("/")
+            self._send(_error(404, f"No route for DELETE {path}", "invalid_request_error"))
+
     def do_POST(self) -> None:
+        if self._api("POST"):
+            return
         path = self.path.split("?", 1)[0].rstrip("/")
         body = self._read_body()
         core = self.server.core
         if path in ("/v1/chat/completions", "/chat/completions"):
-            reply = core.chat(body, self.headers)
-            if reply.delay_s > 0 and core.stopping.wait(reply.delay_s):
-                self.close_connection = True  # shutting down: drop the request
-                return
-            self._send(reply)
+            self._deliver(core.chat(body, self.headers))
         elif path == "/reset":
             core.reset()
             self._send(Reply(200, _json_bytes({"ok": True})))

@@ -289,7 +289,7 @@ class EvaluateStage(Stage):
 def resolve_trained(ctx: RunContext, ref: ModelRef) -> ModelRef:
     """``tuned`` of stages.evaluate.models is the model train.json names (the train stage ran before);
     every other entry is what it says."""
-    if ref.label != "tuned" or not ref.where.startswith("stages.evaluate.models"):
+    if ref.trained != "tuned":
         return ref
     from selfinstruct.stages.train import read_train_record
 
@@ -315,7 +315,7 @@ async def answering(ctx: RunContext, ref: ModelRef) -> AsyncIterator[Any]:
 
     record = read_train_record(ctx.run_dir)
     train = ctx.cfg.stages.train
-    adapter = Path(record["tuned_model"]) if ref.label == "tuned" else None
+    adapter = Path(record["tuned_model"]) if ref.trained == "tuned" else None
     log.info("evaluate: serving %s%s on 127.0.0.1 for this stage", train.base_model,
              f" with the adapter {adapter}" if adapter else "")
     with serve_model(str(train.base_model), adapter) as url:
