@@ -128,7 +128,12 @@ def with_named_stages(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     from hydra.errors import HydraException
 
     kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != "stages"]
-    names = ",".join(dict.fromkeys([*map(str, stages.keys()), *missing]))
+    # only entries that are files of the stages group (another group may add one: train=... sets stages.train)
+    from hydra.core.global_hydra import GlobalHydra
+
+    options = set(GlobalHydra.instance().config_loader().get_group_options("stages"))
+    group = [str(name) for name in stages.keys() if str(name) in options]
+    names = ",".join(dict.fromkeys([*group, *missing]))
     try:
         return compose(config_name=HydraConfig.get().job.config_name, overrides=[*kept, f"stages=[{names}]"])
     except HydraException:

@@ -100,9 +100,8 @@ def test_report_md_has_the_audit_and_evaluation_sections(tmp_path: Path) -> None
     ci = wilson_interval(54, 98)
     for fragment in (
         "## Data quality audit (paper Table 2)",
-        "100 instances audited: 100 of 1,234 instances, sampled with seed 42; 2 got no reply",
+        "100 instances audited: one instance of each of 102 tasks sampled with seed 42, of the 1,234 instances the export keeps; 2 got no reply",
         "the judge is an LLM (`openai/judge-model`)",
-        "the finetune stage dropped 3 instances the audit refused",
         "| question | yes | share | 95% CI | unparsed | paper |",
         "| instruction describes a valid task | 93 | 94.9% |",
         f"| **all three** | 54 | 55.1% | {100 * ci[0]:.1f}–{100 * ci[1]:.1f}% | 2 | 54% |",
@@ -150,7 +149,7 @@ def test_an_audit_of_every_instance_says_so(tmp_path: Path) -> None:
     (run / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     report_run(run)
     text = (run / "report.md").read_text(encoding="utf-8")
-    assert "100 instances audited: all 100 instances (audit.filter=true)" in text
+    assert "100 instances audited: all 100 instances the export keeps (stages.audit.filter=true)" in text
 
 
 def sweep_dir(root: Path, models: tuple[str, ...]) -> Path:
