@@ -233,6 +233,17 @@ def _open_budget(cfg: DictConfig, run_dir: Path, record: RunRecord) -> Any:
     return budget
 
 
+def _per_1000(run_dir: Path, data: dict[str, Any]) -> dict[str, Any] | None:
+    """Tokens and dollars per 1,000 accepted instructions over every invocation (None: unknown)."""
+    from selfinstruct.report.usage import per_1000_from_run
+
+    try:
+        return per_1000_from_run(run_dir, data)
+    except Exception as exc:  # noqa: BLE001 - a summary must never cost the run its metrics.json
+        log.warning("per-1,000 figures not computed (%s)", " ".join(str(exc).split()))
+        return None
+
+
 def _log_spend(spend: dict[str, Any], priced: bool) -> None:
     """One line: what this invocation and the earlier ones spent, and the run's total."""
     def usd(value: float) -> str:
@@ -282,6 +293,8 @@ def _run_locked(cfg: DictConfig, run_dir: Path, stages: list[Stage], ctx: RunCon
         if budget.sent or budget.earlier.requests:
             _log_spend(spend, priced=pool is None or pool.priced)
         metrics.set("wall_s", round(time.perf_counter() - started, 3))
+        if pool is not None and pool.used:
+            metrics.set("per_1000_accepted", _per_1000(run_dir, metrics.data))
         reason = "interrupted" if stop.reason else "budget"
         metrics.set("stopped", {"reason": reason, "detail": stopped} if stopped else None)
         metrics.write()

@@ -358,8 +358,10 @@ def test_sweep_rows_match_each_jobs_metrics(tmp_path: Path, seeds: Path) -> None
     assert rows[0].rejection_share == pytest.approx(16 / 21)
     text = path.read_text(encoding="utf-8")
     assert "common overrides: `model=loopback`" in text
-    assert "| [0](0/report.md) | `filters.rouge.threshold=0.5` | 5 | 76.2% | 6 | 4 | $2.0000 |" in text
-    assert "| [1](1/report.md) | `filters.rouge.threshold=0.7` | 5 | 37.5% | 6 | 4 | $0.4000 |" in text
+    tokens = m["llm"]["prompt_tokens"] + m["llm"]["completion_tokens"]
+    assert rows[0].tokens_per_1000 == pytest.approx(tokens / 5 * 1000)
+    assert f"| [0](0/report.md) | `filters.rouge.threshold=0.5` | 5 | 76.2% | 6 | 4 | {tokens * 200:,} | $2.0000 |" in text
+    assert f"| [1](1/report.md) | `filters.rouge.threshold=0.7` | 5 | 37.5% | 6 | 4 | {tokens * 200:,} | $0.4000 |" in text
     assert_png(sweep / "figures" / "sweep.png")
 
 
@@ -495,9 +497,16 @@ def test_a_resumed_run_reports_totals_over_every_invocation(tmp_path: Path) -> N
 
     text = (priced / "report.md").read_text(encoding="utf-8")  # written by the report stage of invocation 2
     assert "Totals over every invocation of this run (2 invocations in run.json) from llm_calls.jsonl" in text
-    assert usage_row(text, "**all stages**")[1:9] == [
+    total_row = usage_row(text, "**all stages**")
+    assert total_row[1:7] + total_row[9:11] == [
         f"{want['requests']:,}", f"{want['cache_hits']:,}", f"{want['attempts_sent']:,}", f"{want['prompt_tokens']:,}",
         f"{want['completion_tokens']:,}", fmt_usd(want["cost_usd"]), f"{want['retries']:,}", f"{want['failed']:,}"]
+    # per 1,000 accepted instructions, over both invocations (metrics.json says the same)
+    tokens = want["prompt_tokens"] + want["completion_tokens"]
+    assert total_row[7:9] == [f"{round(tokens * 1000 / accepted):,}", fmt_usd(want["cost_usd"] * 1000 / accepted)]
+    per_1000 = m["per_1000_accepted"]["total"]
+    assert per_1000["cost_usd"] == pytest.approx(want["cost_usd"] * 1000 / accepted, abs=1e-6)
+    assert per_1000["prompt_tokens"] == pytest.approx(want["prompt_tokens"] * 1000 / accepted, abs=0.1)
     for stage in ("bootstrap", "classify", "instances"):
         got = expected_totals([c for c in lines if c["stage"] == stage])
         assert usage_row(text, stage)[1:7] == [f"{got['requests']:,}", f"{got['cache_hits']:,}",

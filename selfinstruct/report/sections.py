@@ -24,7 +24,7 @@ from selfinstruct.report.judge import (
 )
 from selfinstruct.report.stats import NEAR_THRESHOLD
 from selfinstruct.report.tables import fmt_counts, fmt_float, fmt_int, fmt_seconds, fmt_share, fmt_usd, md_table
-from selfinstruct.report.usage import Usage
+from selfinstruct.report.usage import Usage, per_1000_accepted
 from selfinstruct.rundir import (
     ALPACA_FILE,
     FIGURES_DIR,
@@ -292,14 +292,20 @@ def usage(report: RunReport) -> list[str]:
     else:
         out.append(_usage_scope(us))
         rows = []
+        per_1000 = per_1000_accepted(us)
         for r in us.rows + ([us.total] if us.total else []):
             label = f"**{r.stage}**" if r is us.total else r.stage
+            scaled = (per_1000 or {}).get("stages", {}).get(r.stage) if r is not us.total else \
+                (per_1000 or {}).get("total")
             rows.append([label, fmt_int(r.requests), fmt_int(r.cache_hits), fmt_int(r.attempts_sent),
                          fmt_int(r.prompt_tokens), fmt_int(r.completion_tokens), fmt_usd(r.cost_usd),
+                         fmt_int(round(scaled["prompt_tokens"] + scaled["completion_tokens"])) if scaled else "–",
+                         fmt_usd(scaled["cost_usd"]) if scaled else "–",
                          fmt_int(r.retries), fmt_int(r.failed), fmt_int(r.truncated), fmt_seconds(r.wall_s)])
         if rows:
             out.append(md_table(["stage", "requests", "cache hits", "attempts sent", "prompt tokens",
-                                 "completion tokens", "cost", "retries", "failed", "truncated", "wall time"], rows))
+                                 "completion tokens", "cost", "tokens / 1K accepted", "cost / 1K accepted",
+                                 "retries", "failed", "truncated", "wall time"], rows))
         facts = [
             f"accepted instructions: {fmt_int(us.accepted)}",
             f"cost (all stages): {fmt_usd(us.total.cost_usd) if us.total else 'unknown'}"

@@ -50,6 +50,7 @@ class SweepRow:
     examples: int | None
     cost_usd: float | None  # None: unknown (a price is missing, or no usage record)
     cost_per_1000: float | None
+    tokens_per_1000: float | None  # prompt + completion tokens per 1,000 accepted, every invocation
     mean_seed_rouge: float | None
     neighbour_above: float | None
     status: str
@@ -96,6 +97,7 @@ def sweep_row(job: str, report: RunReport) -> SweepRow:
         examples=int(fin["examples_out"]) if isinstance(fin.get("examples_out"), int) else None,
         cost_usd=cost,
         cost_per_1000=cost_per_1000(cost, int(accepted) if accepted is not None else None),
+        tokens_per_1000=_tokens_per_1000(report, accepted),
         mean_seed_rouge=sim.mean_seed if sim else None,
         neighbour_above=sim.share_neighbour_above() if sim else None,
         status=status,
@@ -115,8 +117,16 @@ def split_overrides(rows: list[SweepRow]) -> tuple[list[str], dict[str, list[str
 
 # the columns every sweep has; the judge's columns (``judge_headers``) go before "status" when a job has them
 HEADERS = ["job", "overrides", "accepted", "rejection share", "instances", "fine-tuning examples",
-           "cost / 1,000 accepted", "mean nearest-seed ROUGE-L", f"nearest neighbour > {NEAR_THRESHOLD}", "status"]
-ALIGN = "llrrrrrrrl"
+           "tokens / 1,000 accepted", "cost / 1,000 accepted", "mean nearest-seed ROUGE-L",
+           f"nearest neighbour > {NEAR_THRESHOLD}", "status"]
+ALIGN = "llrrrrrrrrl"
+
+
+def _tokens_per_1000(report: RunReport, accepted: float | None) -> float | None:
+    total = report.usage.total if report.usage is not None else None
+    if total is None or not accepted or (report.usage is not None and report.usage.partial):
+        return None
+    return (total.prompt_tokens + total.completion_tokens) * 1000 / accepted
 
 
 def rated_labels(rows: list[SweepRow]) -> list[str]:
@@ -167,11 +177,12 @@ def _cells(row: SweepRow, own: list[str], markdown: bool) -> list[str]:
     overrides = " ".join(f"`{o}`" if markdown else o for o in own) or "(none)"
     job = f"[{row.job}]({row.job}/{REPORT_FILE})" if markdown else row.job
     return [job, overrides, fmt_int(row.accepted), fmt_share(row.rejection_share), fmt_int(row.instances),
-            fmt_int(row.examples), _cost_cell(row), fmt_float(row.mean_seed_rouge, 3),
+            fmt_int(row.examples), fmt_int(round(row.tokens_per_1000)) if row.tokens_per_1000 is not None else "–",
+            _cost_cell(row), fmt_float(row.mean_seed_rouge, 3),
             fmt_share(row.neighbour_above), row.status]
 
 
-TEXT_HEADERS = ["job", "overrides", "accepted", "rejected", "instances", "examples", "cost/1k",
+TEXT_HEADERS = ["job", "overrides", "accepted", "rejected", "instances", "examples", "tokens/1k", "cost/1k",
                 "seed ROUGE-L", f"NN>{NEAR_THRESHOLD}", "status"]
 
 
@@ -206,7 +217,9 @@ def render_sweep(sweep_dir: Path, rows: list[SweepRow], figure: Path | None) -> 
     parts.append("\n".join([
         "- accepted, rejection share (rejected / (accepted + rejected) candidates) and instances: the job's "
         "metrics.json (`bootstrap.accepted`, `bootstrap.rejected_total`, `instances.instances`)",
-        "- fine-tuning examples: `finetune.examples_out`; cost / 1,000 accepted: the job's cost over every "
+        "- fine-tuning examples: `finetune.examples_out`; tokens / 1,000 accepted: prompt and completion tokens "
+        "the model was paid for (not the cache's), every invocation, per 1,000 accepted instructions (per stage: "
+        "the job's report.md and metrics.json `per_1000_accepted`); cost / 1,000 accepted: the job's cost over every "
         "invocation (summed from its llm_calls.jsonl; metrics.json's `llm.cost_usd` where that file is missing) / "
         "accepted x 1,000; *unknown* where a request has no price (set model.input_cost_per_token / "
         "model.output_cost_per_token)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from selfinstruct.report.load import RunFiles
@@ -289,3 +290,36 @@ def usage(files: RunFiles) -> Usage | None:
         result.latency_p50 = _percentile(latencies, 0.5)
         result.latency_p95 = _percentile(latencies, 0.95)
     return result
+
+
+def per_1000_accepted(us: Usage) -> dict[str, Any] | None:
+    """Tokens and dollars per 1,000 accepted instructions, per stage and in total (metrics.json's
+    ``per_1000_accepted``): the figure that compares settings, providers and modes (None: nothing accepted)."""
+    accepted = us.accepted
+    if not accepted:
+        return None
+
+    def scaled(row: UsageRow) -> dict[str, Any]:
+        return {"prompt_tokens": round(row.prompt_tokens * 1000 / accepted, 1),
+                "completion_tokens": round(row.completion_tokens * 1000 / accepted, 1),
+                "cost_usd": None if row.cost_usd is None or us.partial else round(row.cost_usd * 1000 / accepted, 6)}
+
+    return {"accepted": accepted, "over": "every invocation" if us.all_invocations else "the last invocation",
+            "stages": {row.stage: scaled(row) for row in us.rows},
+            "total": scaled(us.total) if us.total is not None else None}
+
+
+def per_1000_from_run(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """``per_1000_accepted`` of a run directory, from its llm_calls.jsonl (every invocation) and the
+    accepted instructions; for the engine, at the end of every invocation."""
+    from selfinstruct.report.load import read_jsonl_lenient
+    from selfinstruct.rundir import INSTRUCTIONS_FILE, LLM_CALLS_FILE
+
+    files = RunFiles(run_dir, metrics=metrics)
+    calls_path = run_dir / LLM_CALLS_FILE
+    files.llm_calls = read_jsonl_lenient(calls_path)[0] if calls_path.is_file() else None
+    instructions = run_dir / INSTRUCTIONS_FILE
+    if not isinstance((metrics.get("bootstrap") or {}).get("accepted"), int) and instructions.is_file():
+        files.instructions = [{} for line in instructions.read_bytes().splitlines() if line.strip()]
+    result = usage(files)
+    return per_1000_accepted(result) if result is not None else None

@@ -1,4 +1,4 @@
-"""Replies to prompts about one task: classify (Yes/No) and the two instance modes.
+"""Replies to prompts about one task: classify (Yes/No, also K tasks per prompt) and the two instance modes.
 
 With the stage known (``classify``, ``instances:input_first``, ``instances:output_first``) the
 task is read by structure alone: the instruction after the last ``Task:`` (for classify, less
@@ -128,6 +128,64 @@ def respond_classify(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
     return Draft(ctx.rng.choice(CLASSIFY_YES if prompt.task.is_classification else CLASSIFY_NO))
 
 
+# --- classify:packed: K numbered instructions, one "N. Yes" / "N. No" line each --------
+
+PACKED_WORDING = "numbered task"  # the bundled classify_packed.txt's wording (no stage header)
+_PACKED_ITEM = re.compile(r"^(\d+)\.[ \t]+(\S.*)$")
+
+
+@dataclass(frozen=True)
+class PackedClassifyPrompt:
+    """A packed classify prompt: the numbered instructions that end it, in order."""
+
+    instructions: tuple[str, ...]
+
+
+def parse_packed_classify(text: str) -> PackedClassifyPrompt | None:
+    """By structure: the run of "N. instruction" lines (numbered 1..K) at the end of the prompt."""
+    items: list[tuple[int, str]] = []
+    for line in reversed(text.rstrip().split("\n")):
+        match = _PACKED_ITEM.match(line.strip())
+        if match is None:
+            break
+        items.append((int(match.group(1)), " ".join(match.group(2).split())))
+    items.reverse()
+    if not items or [n for n, _ in items] != list(range(1, len(items) + 1)):
+        return None
+    return PackedClassifyPrompt(tuple(instruction for _, instruction in items))
+
+
+def detect_packed_classify(text: str) -> PackedClassifyPrompt | None:
+    return parse_packed_classify(text) if PACKED_WORDING in text and "Task:" in text else None
+
+
+PACKED_GARBAGE: tuple[str, ...] = ("prose", "drop", "unsure", "unnumbered")
+
+
+def respond_packed_classify(prompt: PackedClassifyPrompt, ctx: ReplyContext) -> Draft:
+    """One "N. Yes|No" line per instruction, each the label the single classify prompt gets for that
+    instruction alone (``respond_classify``: the task's ground truth). With probability
+    ``packed_garbage_rate`` the reply is malformed instead: prose with no items, items missing,
+    items answered with neither Yes nor No, or the numbers dropped; a malformed reply never gives
+    an item a wrong label, so a client that falls back to one-by-one for what it cannot read ends
+    with the same labels."""
+    rng = ctx.rng
+    labels = [synthetic.describe(instruction).is_classification for instruction in prompt.instructions]
+    lines = [f"{n}. {'Yes' if label else 'No'}" for n, label in enumerate(labels, 1)]
+    if rng.random() >= ctx.options.packed_garbage_rate:
+        return Draft("\n".join(lines))
+    style = rng.choice(PACKED_GARBAGE)
+    if style == "prose":
+        return Draft("These tasks are a mix: some pick a label from a fixed set and others ask for free text.")
+    if style == "unnumbered":
+        return Draft("\n".join(line.split(". ", 1)[1] for line in lines))
+    hit = set(rng.sample(range(len(lines)), rng.randint(1, len(lines))))
+    if style == "drop":
+        return Draft("\n".join(line for i, line in enumerate(lines) if i not in hit))
+    return Draft("\n".join(f"{i + 1}. {rng.choice(('Maybe', 'Unclear', 'Yes/No', ''))}".rstrip() if i in hit
+                           else line for i, line in enumerate(lines)))
+
+
 # --- instances_input_first -----------------------------------------------------
 
 INPUT_FIRST_STYLES: tuple[str, ...] = ("plain", "colon", "numbered", "markdown", "restated")
@@ -234,6 +292,8 @@ def respond_output_first(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
 
 
 register_kind(PromptKind("classify", detect_classify, respond_classify, parse_classify, stages=("classify",)))
+register_kind(PromptKind("classify_packed", detect_packed_classify, respond_packed_classify, parse_packed_classify,
+                         stages=("classify:packed",)))
 register_kind(PromptKind("instances_input_first", detect_input_first, respond_input_first, parse_task,
                          stages=("instances:input_first",)))
 register_kind(PromptKind("instances_output_first", detect_output_first, respond_output_first, parse_task,
