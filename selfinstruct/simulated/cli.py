@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from selfinstruct.simulated.options import DEFAULT_FAULTS, FAULT_KINDS, ServerOptions
+from selfinstruct.simulated.options import LATENCY_DISTS
 from selfinstruct.simulated.server import LoopbackServer
 
 
@@ -44,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=d.host)
     p.add_argument("--port", type=int, default=d.port, help="0 picks a free port")
     p.add_argument("--latency-ms", type=float, default=d.latency_ms)
+    p.add_argument("--latency-dist", choices=LATENCY_DISTS, default=d.latency_dist,
+                   help="fixed: every reply waits --latency-ms; lognormal: --latency-ms is the median")
+    p.add_argument("--latency-p99-ms", type=float, default=d.latency_p99_ms,
+                   help="99th percentile of the latency with --latency-dist lognormal")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--fault-rate", type=_rate, default=d.fault_rate)
     p.add_argument("--faults", type=_parse_faults, default=d.faults,
@@ -68,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate:respond: higher gives more answers the simulated judge rates A")
     p.add_argument("--judge-garbage-rate", type=_rate, default=d.judge_garbage_rate,
                    help="audit / evaluate:rate: share of judge replies with no verdict")
+    p.add_argument("--packed-garbage-rate", type=_rate, default=d.packed_garbage_rate,
+                   help="classify:packed: share of packed replies that are malformed (items missing or unclear)")
     p.add_argument("--finetune-polls", type=_polls, default=d.finetune_polls,
                    help="fine-tuning API: retrieves of a job until it succeeds (or fails)")
     p.add_argument("--finetune-fail", default=d.finetune_fail,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import threading
 import time
@@ -29,6 +30,7 @@ from selfinstruct.simulated.finetuning import (
     query_params,
 )
 from selfinstruct.simulated.options import CONTEXT_ERROR, FAULT_KINDS, MODEL_ID, ServerOptions
+from selfinstruct.simulated.options import Z99
 from selfinstruct.simulated.replies import STAGE_HEADER, ReplyContext, reply_kind, responder
 
 @dataclass
@@ -76,6 +78,17 @@ def _rng(seed: int, *parts: object) -> random.Random:
     """A RNG keyed by content (sha256), independent of PYTHONHASHSEED."""
     key = "\x1f".join(map(str, (seed, *parts))).encode("utf-8")
     return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:16], "big"))
+
+
+def latency_s(options: ServerOptions, number: int, *scope: str) -> float:
+    """The reply delay of request ``number``: latency_ms, or with latency_dist=lognormal a draw whose
+    median is latency_ms and 99th percentile latency_p99_ms, keyed like the fault draw (seed, request
+    number) so a run's delays are reproducible."""
+    if options.latency_dist != "lognormal":
+        return options.latency_ms / 1000
+    sigma = math.log(options.latency_p99_ms / options.latency_ms) / Z99
+    z = _rng(options.seed, "latency", *scope, number).gauss(0.0, 1.0)
+    return options.latency_ms * math.exp(sigma * z) / 1000
 
 
 class _Core:
@@ -171,7 +184,7 @@ class _Core:
             reply = self._completion(request, text, kind, parsed, number)
         if fault == "malformed":
             reply.body = reply.body[: len(reply.body) // 2]
-        reply.delay_s = self.options.latency_ms / 1000 + (self.options.slow_s if fault == "timeout" else 0)
+        reply.delay_s = latency_s(self.options, number) + (self.options.slow_s if fault == "timeout" else 0)
         return reply
 
     def _within_first_budget(self, kind: str, text: str, limit: Any) -> bool:
@@ -243,10 +256,11 @@ class _Core:
         delays before it (the handler calls ``run`` after the wait) and a malformed reply to a call
         that changes state becomes a 500, so an error always means nothing was stored or changed.
         """
-        fault = self._fault_for(self._next_api_number(), "api")
+        number = self._next_api_number()
+        fault = self._fault_for(number, "api")
         if fault == "malformed" and operation in MUTATING:
             fault = "500"
-        delay = self.options.latency_ms / 1000 + (self.options.slow_s if fault == "timeout" else 0)
+        delay = latency_s(self.options, number, "api") + (self.options.slow_s if fault == "timeout" else 0)
         if fault in _FAULT_STATUS:
             self._record(_FAULT_STATUS[fault], operation, fault, None)
             reply = self._faulted(fault, _authorization(headers))

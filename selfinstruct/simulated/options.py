@@ -21,6 +21,7 @@ RATE_FIELDS: tuple[str, ...] = (
     "fault_rate", "near_copy_rate", "keyword_rate", "short_rate", "bad_start_rate", "truncate_rate",
     "conflict_rate", "empty_output_rate", "colon_rate", "duplicate_rate", "same_io_rate",
     "answer_quality", "judge_garbage_rate", "finetune_quality_gain",
+    "packed_garbage_rate",
 )
 
 
@@ -31,6 +32,10 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 0
     latency_ms: float = 0.0
+    # "fixed": every reply waits latency_ms; "lognormal": latency_ms is the median and latency_p99_ms
+    # the 99th percentile, drawn per request (keyed by seed and request number, so reproducible)
+    latency_dist: str = "fixed"
+    latency_p99_ms: float = 0.0
     seed: int = 0
     fault_rate: float = 0.0
     faults: tuple[str, ...] = DEFAULT_FAULTS
@@ -50,6 +55,8 @@ class ServerOptions:
     answer_quality: float = 0.7
     # audit / evaluate:rate: share of judge replies with no verdict at all
     judge_garbage_rate: float = 0.0
+    # classify:packed: share of packed replies that are malformed (prose, items missing or unclear)
+    packed_garbage_rate: float = 0.0
     # fine-tuning API: retrieves of a job until it ends (validating_files -> queued -> running -> succeeded)
     finetune_polls: int = 3
     # non-empty: every job ends "failed" with this error message instead
@@ -70,6 +77,24 @@ class ServerOptions:
                 or self.finetune_polls < 1:
             raise ValueError(f"finetune_polls must be an integer >= 1, got {self.finetune_polls!r}")
         self.finetune_fail = str(self.finetune_fail or "")
+        _check_latency(self)
         for name in RATE_FIELDS:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
+
+
+LATENCY_DISTS: tuple[str, ...] = ("fixed", "lognormal")
+# the standard normal's 99th percentile: sigma = ln(p99 / median) / Z99
+Z99 = 2.3263478740408408
+
+
+def _check_latency(options: ServerOptions) -> None:
+    """latency_dist is known; lognormal needs p99 > median > 0; no latency is negative."""
+    options.latency_dist = str(options.latency_dist).strip().lower()
+    if options.latency_dist not in LATENCY_DISTS:
+        raise ValueError(f"latency_dist must be one of {LATENCY_DISTS}, got {options.latency_dist!r}")
+    if options.latency_ms < 0 or options.latency_p99_ms < 0:
+        raise ValueError("latency_ms and latency_p99_ms must be >= 0")
+    if options.latency_dist == "lognormal" and not options.latency_p99_ms > options.latency_ms > 0:
+        raise ValueError("latency_dist=lognormal needs latency_p99_ms > latency_ms (the median) > 0, got "
+                         f"latency_ms={options.latency_ms}, latency_p99_ms={options.latency_p99_ms}")
