@@ -4,7 +4,9 @@ Starts two loopback servers with the same seed: one serves an uninterrupted refe
 other a run that is SIGKILLed ``--kills`` times at random moments and then run to the end.
 Prints where each kill landed and checks the final files against the reference.
 
-    python benchmarks/kill_resume.py [--n 300] [--kills 10] [--seed 7]
+    python benchmarks/kill_resume.py [--n 300] [--kills 10] [--seed 7] [--window W]
+
+``--window W`` runs the bootstrap with no round barrier (``stages.bootstrap.window=W``).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ def served(url: str) -> int:
         return json.load(response)["requests"]
 
 
-def command(url: str, run_dir: Path, n: int) -> list[str]:
+def command(url: str, run_dir: Path, n: int, window: int | None = None) -> list[str]:
     return [sys.executable, "-c", ENTRY, "model.name=openai/sim", f"model.api_base={url}", f"schedule.num_instructions={n}",
-            "pipeline.stages=[bootstrap,classify,instances,finetune]", f"hydra.run.dir={run_dir}"]
+            "pipeline.stages=[bootstrap,classify,instances,finetune]", f"hydra.run.dir={run_dir}",
+            *([f"stages.bootstrap.window={window}"] if window else [])]
 
 
 def stage_of(run_dir: Path) -> str:
@@ -58,6 +61,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--window", type=int, default=None, help="stages.bootstrap.window (no round barrier)")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")} | {"OPENAI_API_KEY": "sk-local"}
     (ref_proc, ref_url), (kill_proc, kill_url) = server(31), server(31)
@@ -66,19 +70,19 @@ def main() -> None:
         a.mkdir(), b.mkdir()
         try:
             started = time.perf_counter()
-            subprocess.run(command(ref_url, a / "run", args.n), cwd=a, env=env, check=True, capture_output=True)
+            subprocess.run(command(ref_url, a / "run", args.n, args.window), cwd=a, env=env, check=True, capture_output=True)
             duration = time.perf_counter() - started
             print(f"reference run: {duration:.1f} s, {served(ref_url)} requests")
             rng = random.Random(args.seed)
             for k in range(args.kills):
-                proc = subprocess.Popen(command(kill_url, b / "run", args.n), cwd=b, env=env,
+                proc = subprocess.Popen(command(kill_url, b / "run", args.n, args.window), cwd=b, env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 moment = rng.uniform(1.0, duration)
                 time.sleep(moment)
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 print(f"kill {k + 1:>2} at {moment:5.2f} s: died in {stage_of(b / 'run')}")
-            subprocess.run(command(kill_url, b / "run", args.n), cwd=b, env=env, check=True, capture_output=True)
+            subprocess.run(command(kill_url, b / "run", args.n, args.window), cwd=b, env=env, check=True, capture_output=True)
             lines = [json.loads(line) for line in (b / "run" / "instructions.jsonl").read_text().splitlines()]
             print(f"final: {len(lines)} accepted, {len({r['id'] for r in lines})} distinct ids, "
                   f"{len({r['instruction'] for r in lines})} distinct instructions")

@@ -163,6 +163,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 5000], help="instructions per run")
     parser.add_argument("--quick", action="store_true", help="N=200 only")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directories here")
+    parser.add_argument("--window", type=int, nargs="*", default=[],
+                        help="also run with stages.bootstrap.window=W (the bootstrap with no round barrier)")
+    parser.add_argument("--no-paper", action="store_true", help="skip the paper-settings run (with --window)")
     args = parser.parse_args()
     sizes = [200] if args.quick else args.n
     packing = classify_pack_exists()
@@ -171,6 +174,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         root = args.keep or Path(tmp)
         for n in sizes:
+            for window in args.window:
+                window_dir = root / f"n{n}-window{window}"
+                wall = run_pipeline(n, window_dir, f"stages.bootstrap.window={window}")
+                print(f"\nstages.bootstrap.window={window} (no round barrier):")
+                print_ideal(n, analyse(window_dir), wall)
+                sys.stdout.flush()
+            if args.no_paper:
+                continue
             paper_dir = root / f"n{n}-paper"
             wall = run_pipeline(n, paper_dir)
             paper = analyse(paper_dir)

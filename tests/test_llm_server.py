@@ -527,7 +527,8 @@ def test_keep_alive_models_stats_reset_and_errors(llm_server):
     assert call("GET", "/stats")[1] == {"requests": 0, "by_status": {}, "by_kind": {},
                                         "faults": {"429": 0, "500": 0, "timeout": 0, "malformed": 0,
                                                    "401": 0, "500echo": 0, "context": 0},
-                                        "uploads": 0, "jobs_created": 0, "job_retrievals": 0, "jobs_cancelled": 0}
+                                        "uploads": 0, "jobs_created": 0, "job_retrievals": 0, "jobs_cancelled": 0,
+                                        "batches_created": 0, "batch_retrievals": 0, "batch_lines": 0}
     conn.close()
 
 

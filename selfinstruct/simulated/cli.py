@@ -38,6 +38,13 @@ def _polls(text: str) -> int:
     return value
 
 
+def _batch_polls(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("--batch-polls must be >= 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = ServerOptions()
     p = argparse.ArgumentParser(prog="python -m selfinstruct.simulated",
@@ -81,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine-tuning API: non-empty makes every job end 'failed' with this message")
     p.add_argument("--finetune-quality-gain", type=_rate, default=d.finetune_quality_gain,
                    help="evaluate:respond: answer quality gained by a fine-tuned ('ft:...') model")
+    p.add_argument("--batch-polls", type=_batch_polls, default=d.batch_polls,
+                   help="batch API: retrieves of a batch until it completes (or fails)")
+    p.add_argument("--batch-line-fail-rate", type=_rate, default=d.batch_line_fail_rate,
+                   help="batch API: share of a batch's lines that fail (error file)")
+    p.add_argument("--batch-fail", default=d.batch_fail,
+                   help="batch API: non-empty makes every batch end 'failed' with this message")
     p.add_argument("--log", default=None, help="append one JSON line per request")
     return p
 

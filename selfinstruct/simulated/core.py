@@ -3,7 +3,8 @@
 The reply is chosen by the ``X-Selfinstruct-Stage`` header when the request has one (see
 ``replies``), else by the prompt's wording; its RNG is keyed by (seed, kind, prompt text), so a
 prompt gets the same reply whichever way it was recognised. Fine-tuning API calls (``api``) get
-the same faults and stats, and are answered by ``finetuning``.
+the same faults and stats, and are answered by ``finetuning``; Batch API calls likewise, answered
+by ``batches``, whose lines go through ``batch_line`` (the live chat path, without faults).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 # the built-in kinds register themselves on import
 from selfinstruct.simulated import alpaca, bootstrap, judge, tasks  # noqa: F401
+from selfinstruct.simulated.batches import MUTATING as BATCH_MUTATING
+from selfinstruct.simulated.batches import BatchStore
 from selfinstruct.simulated.completion import apply_max_tokens, apply_stop, truncate_last_line
 from selfinstruct.simulated.finetuning import (
     MUTATING,
@@ -103,6 +106,10 @@ class _Core:
         self._api_counter = 0
         self._stats = self._empty_stats()
         self.finetuning = FineTuningStore(options.seed, options.finetune_polls, options.finetune_fail)
+        self.batches = BatchStore(self.finetuning, options.seed, options.batch_polls, self.batch_line,
+                                  options.batch_fail)
+        self._batch_counter = 0
+        self._batch_attempts: dict[str, int] = {}  # custom_id -> batch lines answered with it so far
         # A simulated cut-off reply is one that needs more tokens than the first budget asked for
         # its prompt: asking again with a larger max_tokens gets the whole reply, as with a real model.
         self._first_budget: dict[str, int | None] = {}
@@ -110,7 +117,7 @@ class _Core:
     @staticmethod
     def _empty_stats() -> dict[str, Any]:
         return {"requests": 0, "by_status": {}, "by_kind": {}, "faults": dict.fromkeys(FAULT_KINDS, 0),
-                **dict.fromkeys(_API_COUNTERS.values(), 0)}
+                **dict.fromkeys(_API_COUNTERS.values(), 0), "batch_lines": 0}
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -239,6 +246,33 @@ class _Core:
         }
         return Reply(200, _json_bytes(body))
 
+    def batch_line(self, request: dict[str, Any], stage: str | None, custom_id: str
+                   ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Answer one batch line's body as ``chat`` answers a live request (``stage`` standing in for
+        the stage header): (chat.completion, None), or (None, {"code", "message"}) for a line that
+        fails. No generic faults here; ``batch_line_fail_rate`` fails a line, drawn per (seed,
+        custom_id, earlier answers with that custom_id), so a retried line may pass. Batch lines keep
+        a counter of their own, leaving the chat requests' fault draws as they were."""
+        with self._lock:
+            attempt = self._batch_attempts.get(custom_id, 0)
+            self._batch_attempts[custom_id] = attempt + 1
+            self._batch_counter += 1
+            number = self._batch_counter
+            self._stats["batch_lines"] += 1
+        messages = request.get("messages")
+        if not isinstance(messages, list):
+            return None, {"code": "invalid_request_error", "message": "Invalid request body: messages must be a list"}
+        if request.get("stream"):
+            return None, {"code": "stream_not_supported",
+                          "message": "Streaming is not supported by the loopback server."}
+        if _rng(self.options.seed, "batch_line", custom_id, attempt).random() < self.options.batch_line_fail_rate:
+            return None, {"code": "server_error", "message": "The loopback server failed this request (simulated)."}
+        text = prompt_text(messages)
+        kind, parsed = reply_kind(text, stage)
+        body = json.loads(self._completion(request, text, kind, parsed, number).body)
+        body["id"] = f"chatcmpl-loopback-batch-{number}"
+        return body, None
+
     def _next_api_number(self) -> int:
         """Sequence number of a fine-tuning API call. A counter of its own (and its own fault key), so
         a train stage's calls leave the fault draws of every chat request, and so every other stage's
@@ -258,7 +292,7 @@ class _Core:
         """
         number = self._next_api_number()
         fault = self._fault_for(number, "api")
-        if fault == "malformed" and operation in MUTATING:
+        if fault == "malformed" and (operation in MUTATING or operation in BATCH_MUTATING):
             fault = "500"
         delay = latency_s(self.options, number, "api") + (self.options.slow_s if fault == "timeout" else 0)
         if fault in _FAULT_STATUS:
@@ -293,6 +327,10 @@ class _Core:
             "fine_tuning.jobs.retrieve": lambda: store.retrieve_job(first),
             "fine_tuning.jobs.cancel": lambda: store.cancel_job(first),
             "fine_tuning.jobs.events": lambda: store.list_events(first, params),
+            "batches.create": lambda: self.batches.create(parse_json_object(raw)),
+            "batches.list": lambda: self.batches.list(params),
+            "batches.retrieve": lambda: self.batches.retrieve(first),
+            "batches.cancel": lambda: self.batches.cancel(first),
         }
         try:
             result = operations[operation]()
@@ -307,7 +345,8 @@ class _Core:
 # Stats counters of successful (200) fine-tuning API calls, by operation.
 _API_COUNTERS: dict[str, str] = {"files.create": "uploads", "fine_tuning.jobs.create": "jobs_created",
                                  "fine_tuning.jobs.retrieve": "job_retrievals",
-                                 "fine_tuning.jobs.cancel": "jobs_cancelled"}
+                                 "fine_tuning.jobs.cancel": "jobs_cancelled",
+                                 "batches.create": "batches_created", "batches.retrieve": "batch_retrievals"}
 # Faults that answer with an error status instead of a (possibly slow or broken) completion.
 _FAULT_STATUS: dict[str, int] = {"429": 429, "500": 500, "401": 401, "500echo": 500, "context": 400}
 

@@ -21,7 +21,7 @@ RATE_FIELDS: tuple[str, ...] = (
     "fault_rate", "near_copy_rate", "keyword_rate", "short_rate", "bad_start_rate", "truncate_rate",
     "conflict_rate", "empty_output_rate", "colon_rate", "duplicate_rate", "same_io_rate",
     "answer_quality", "judge_garbage_rate", "finetune_quality_gain",
-    "packed_garbage_rate",
+    "packed_garbage_rate", "batch_line_fail_rate",
 )
 
 
@@ -63,6 +63,12 @@ class ServerOptions:
     finetune_fail: str = ""
     # evaluate:respond: answer_quality gained by a fine-tuned ("ft:...") model, capped at 1
     finetune_quality_gain: float = 0.15
+    # batch API: retrieves of a batch until it ends (validating -> in_progress -> completed)
+    batch_polls: int = 3
+    # batch API: share of a batch's lines that fail (error file), drawn per custom_id and attempt
+    batch_line_fail_rate: float = 0.0
+    # batch API: non-empty makes every batch end "failed" with this message instead
+    batch_fail: str = ""
     log: str | None = None
 
     def __post_init__(self) -> None:
@@ -77,6 +83,9 @@ class ServerOptions:
                 or self.finetune_polls < 1:
             raise ValueError(f"finetune_polls must be an integer >= 1, got {self.finetune_polls!r}")
         self.finetune_fail = str(self.finetune_fail or "")
+        if isinstance(self.batch_polls, bool) or not isinstance(self.batch_polls, int) or self.batch_polls < 1:
+            raise ValueError(f"batch_polls must be an integer >= 1, got {self.batch_polls!r}")
+        self.batch_fail = str(self.batch_fail or "")
         _check_latency(self)
         for name in RATE_FIELDS:
             if not 0.0 <= getattr(self, name) <= 1.0:

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from selfinstruct.simulated.core import Reply, _Core, _error, _json_bytes
+from selfinstruct.simulated.batches import route as batch_route
 from selfinstruct.simulated.finetuning import route
 from selfinstruct.simulated.options import MODEL_ID, ServerOptions
 
@@ -59,8 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _api(self, method: str) -> bool:
-        """Serve a fine-tuning API call (files, fine_tuning/jobs); False when the path is not one."""
-        found = route(method, self.path)
+        """Serve a fine-tuning or batch API call (files, fine_tuning/jobs, batches); False when the path is not one."""
+        found = route(method, self.path) or batch_route(method, self.path)
         if found is None:
             return False
         body = self._read_body() if method == "POST" else b""

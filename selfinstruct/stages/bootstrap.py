@@ -41,6 +41,11 @@ _TYPICAL_ALPACA_TOKENS = 1500  # about 16 tasks with input and output
 MAX_FAILED_ROUNDS = 3  # rounds in a row in which every request failed after its retries: the provider is down
 
 
+def _merged(entry: dict[str, Any]) -> bool:
+    """The ledger line a merge writes (it sends no requests): it belongs to neither bootstrap mode."""
+    return entry.get("requests") == 0
+
+
 def accepted_record(index: int, text: str, round_no: int, verdict: Verdict, id_prefix: str = "") -> dict[str, Any]:
     """An instructions.jsonl line: id, text, round, and its most similar pool instructions (as the paper)."""
     return {
@@ -84,8 +89,12 @@ class BootstrapStage(Stage):
 
     def __init__(self, template: str, reply_format: str = "numbered_list", sampling: Any = None,
                  system: str | None = None, variables: Any = None, num_demos: int | None = None,
-                 num_machine_demos: int | None = None) -> None:
+                 num_machine_demos: int | None = None, window: Any = "round") -> None:
         key = self.config_key
+        if window != "round" and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise ConfigError(f"{key}.window: must be 'round' (a barrier after every round, the original scripts' "
+                              f"shape) or a whole number of at least 1 (no barrier), got {window!r}")
+        self.window = window
         if reply_format not in REPLY_FORMATS:
             raise ConfigError(f"{key}.reply_format: '{reply_format}' is not one of {REPLY_FORMATS}")
         for field_name, value, low in (("num_demos", num_demos, 1), ("num_machine_demos", num_machine_demos, 0)):
@@ -150,6 +159,11 @@ class BootstrapStage(Stage):
             flt.add_all(seed_texts)
             flt.add_all(machine_texts)
         round_no = max((r["round"] for r in ledger), default=-1) + 1
+        self._check_ledger_mode(ledger)
+        if self.window != "round":
+            await self._run_without_barrier(ctx, started, ledger, accepted, rejected_counts, seed_texts, machine_texts,
+                                            (instructions_path, rejected_path, instances_path, ledger_path))
+            return
         if accepted:
             log.info("bootstrap: resuming after round %d with %d accepted instructions", round_no - 1, len(accepted))
 
@@ -239,6 +253,173 @@ class BootstrapStage(Stage):
         progress.close()
         stats.wall_s = time.perf_counter() - started
         self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
+
+    def _check_ledger_mode(self, ledger: list[dict[str, Any]]) -> None:
+        """A run directory keeps the mode it started with: its files record rounds or request indices."""
+        sliding = [("request_end" in r) for r in ledger if not _merged(r)]
+        if not sliding:
+            return
+        if self.window == "round" and any(sliding):
+            raise ConfigError(f"{self.config_key}.window=round: this run directory was bootstrapped without a "
+                              f"barrier (a window of requests); resume it with the same {self.config_key}.window")
+        if self.window != "round" and not all(sliding):
+            raise ConfigError(f"{self.config_key}.window={self.window}: this run directory was bootstrapped in "
+                              f"rounds; resume it with {self.config_key}.window=round")
+
+    async def _run_without_barrier(self, ctx: RunContext, started: float, ledger: list[dict[str, Any]],
+                                   accepted: list[dict[str, Any]], rejected_counts: Counter, seed_texts: list[str],
+                                   machine_texts: list[str], paths: tuple[Path, Path, Path, Path]) -> None:
+        """The bootstrap with no round barrier: up to ``window`` requests in flight, replies filtered in
+        request order (a reorder buffer), request k showing machine demonstrations from the pool as it
+        stood after request k - window.  Each prompt depends only on the seed and the replies before it,
+        so a run is reproducible from its seed and its cache, and a resume sends the same prompts.
+        The ledger commits every ``schedule.requests_per_round`` processed requests."""
+        instructions_path, rejected_path, instances_path, ledger_path = paths
+        schedule = ctx.cfg.schedule
+        target, window, commit_every = schedule.num_instructions, int(self.window), schedule.requests_per_round
+        with_instances = self.reply_format == "alpaca_tasks"
+        committed = [r for r in ledger if "request_end" in r]
+        first = committed[-1]["request_end"] + 1 if committed else 0
+        # the pool's size after each processed request: accepted records carry the request that made them;
+        # those without one (a merge's) come first and are in every request's pool
+        base = sum(1 for r in accepted if "request" not in r)
+        after = [0] * first
+        for record in accepted:
+            if 0 <= record.get("request", -1) < first:
+                after[record["request"]] += 1
+        for j in range(first):
+            after[j] += after[j - 1] if j else base
+        if accepted:
+            log.info("bootstrap: resuming after request %d with %d accepted instructions", first - 1, len(accepted))
+
+        def pool_after(j: int) -> list[str]:
+            return machine_texts[: after[j] if j >= 0 else base]
+
+        def yield_so_far() -> float:
+            """Accepted per processed request so far (from the files, so a resume plans the same)."""
+            made = len(accepted) - base
+            return max(made / len(after), 0.25) if after and made else _ASSUMED_YIELD
+
+        stats = RoundStats()
+        progress = StageProgress(self.name, target, done=min(len(accepted), target), unit="instruction")
+        in_flight: dict[int, asyncio.Task[Any]] = {}
+        pending: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] = ([], [], [])
+        next_issue = next_process = first
+        idle = failed_streak = 0
+        round_no = max((r["round"] for r in ledger), default=-1) + 1
+
+        def commit(last_request: int) -> None:
+            nonlocal round_no
+            new_accepted, new_rejected, new_instances = pending
+            for record in (*new_accepted, *new_rejected):
+                record["round"] = round_no
+            append_jsonl(rejected_path, new_rejected)
+            if with_instances:
+                append_jsonl(instances_path, new_instances)
+            append_jsonl(instructions_path, new_accepted)
+            done = [r for r in ledger if "request_end" in r]
+            start = done[-1]["request_end"] + 1 if done else 0
+            entry = {"round": round_no, "requests": last_request - start + 1, "accepted": len(new_accepted),
+                     "rejected": len(new_rejected), "request_end": last_request}
+            append_jsonl(ledger_path, [entry])  # the commit point: a kill before it and these requests are redone
+            ledger.append(entry)
+            for part in pending:
+                part.clear()
+            round_no += 1
+            stats.rounds += 1
+
+        def may_issue(k: int) -> bool:
+            if ctx.llm.stopped_reason or len(accepted) >= target:
+                return False
+            if k - window >= next_process:  # its demonstrations' pool is not known yet
+                return False
+            outstanding = next_issue - next_process
+            return outstanding == 0 or len(accepted) + yield_so_far() * outstanding < target
+
+        try:
+            while True:
+                while may_issue(next_issue):
+                    k = next_issue
+                    prompt = self._build_prompt(random.Random(f"{self.stream}:request{k}"), seed_texts,
+                                                pool_after(k - window))
+                    in_flight[k] = asyncio.ensure_future(ctx.llm.complete(prompt, self.sampling, stage=self.name))
+                    next_issue += 1
+                if next_process == next_issue:
+                    break
+                completion = await in_flight.pop(next_process)
+                if ctx.llm.interrupted:
+                    break  # this reply and those after it are not committed; resuming asks again (cached)
+                k, next_process = next_process, next_process + 1
+                made = self._filter_reply(completion, k, accepted, machine_texts, rejected_counts, stats, target,
+                                          pending)
+                after.append(len(machine_texts))
+                idle = 0 if made or not completion.ok else idle + 1
+                failed_streak = 0 if completion.ok else failed_streak + 1
+                if (k + 1 - first) % commit_every == 0 or len(accepted) >= target:
+                    commit(k)
+                    stats.wall_s = time.perf_counter() - started
+                    self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
+                    progress.update(len(accepted), ctx.llm)
+                if failed_streak >= MAX_FAILED_ROUNDS * commit_every:
+                    raise SelfInstructError(
+                        f"bootstrap: the last {failed_streak} requests all failed after their retries (see "
+                        f"llm_calls.jsonl and selfinstruct.log); the provider is not answering: rerun the same "
+                        f"command later to resume")
+                if idle >= schedule.max_stalled_rounds * commit_every:
+                    raise SelfInstructError(
+                        f"bootstrap: no instruction accepted in the last {idle} replies ({len(accepted)}/{target} "
+                        f"kept; see rejected.jsonl and metrics.json); raise schedule.max_stalled_rounds or loosen "
+                        f"the filters")
+            last_committed = max((r["request_end"] for r in ledger if "request_end" in r), default=-1)
+            if next_process - 1 > last_committed:
+                commit(next_process - 1)
+        finally:
+            for task in in_flight.values():  # replies past the target (or after a stop) are not needed
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
+        progress.close()
+        stats.wall_s = time.perf_counter() - started
+        self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
+
+    def _filter_reply(self, completion: Any, request: int, accepted: list[dict[str, Any]], machine_texts: list[str],
+                      rejected_counts: Counter, stats: RoundStats, target: int,
+                      pending: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]) -> int:
+        """Filter one reply's candidates against the pool (request order); returns how many were accepted."""
+        new_accepted, new_rejected, new_instances = pending
+        stats.requests += 1
+        if not completion.ok:
+            stats.failed[completion.error] += 1
+            return 0
+        if completion.truncated:
+            stats.truncated_replies += 1
+        candidates = self._candidates(completion)
+        if not candidates and not completion.truncated:
+            stats.empty_replies += 1
+        made = 0
+        for text, instance in candidates:
+            if len(accepted) >= target:
+                break
+            stats.candidates += 1
+            reason, verdict = first_rejection(self.filters, text)
+            if reason is None:
+                record = accepted_record(len(accepted), text, -1, verdict, self.id_prefix)
+                record["request"] = request
+                accepted.append(record)
+                new_accepted.append(record)
+                machine_texts.append(text)
+                made += 1
+                for flt in self.filters.values():
+                    flt.add(text)
+                if instance is not None:
+                    self._demo_instance[text] = instance
+                    new_instances.append({"id": record["id"], "instruction": text, "is_classification": None,
+                                          "instances": [instance], "truncated": False})
+            else:
+                rejected_counts[reason] += 1
+                new_rejected.append({"instruction": text, "reason": reason, "score": verdict.score, "round": -1,
+                                     "request": request})
+        stats.accepted_this_run += made
+        return made
 
     def plan(self, ctx: RunContext) -> StagePlan:
         done = len(read_jsonl(ctx.run_dir / INSTRUCTIONS_FILE))
