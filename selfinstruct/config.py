@@ -95,6 +95,10 @@ class ModelConfig:
     # Prices for models missing from LiteLLM's table (local or unlisted); null = LiteLLM's price.
     input_cost_per_token: Optional[float] = None
     output_cost_per_token: Optional[float] = None
+    # With prices set above: the price of a prompt token the provider served from its prompt cache
+    # (usage.prompt_tokens_details.cached_tokens); null: input_cost_per_token. LiteLLM's own prices
+    # already know each model's cached price.
+    cached_input_cost_per_token: Optional[float] = None
     # Let LiteLLM drop sampling parameters a provider does not accept (e.g. presence_penalty).
     drop_params: bool = True
     # True for models that produce simulated data (the loopback server); shown in logs and metrics.

@@ -64,6 +64,7 @@ _RANGES: dict[str, _Range] = {
     "model.breaker_attempts": _at_least(1),
     "model.input_cost_per_token": _at_least(0, null=True, integer=False),
     "model.output_cost_per_token": _at_least(0, null=True, integer=False),
+    "model.cached_input_cost_per_token": _at_least(0, null=True, integer=False),
     "model.loopback.seed": _WHOLE,
     "model.loopback.latency_ms": _at_least(0),
     "model.loopback.fault_rate": _RATE,

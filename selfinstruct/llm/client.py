@@ -25,7 +25,7 @@ from selfinstruct.errors import LLMFatalError, SelfInstructError
 from selfinstruct.llm.budget import BUDGET_ERROR, INTERRUPTED_ERROR, Budget, BudgetExhausted, StopFlag
 from selfinstruct.llm.cache import ResponseCache, cache_key
 from selfinstruct.llm.calllog import CallLog
-from selfinstruct.llm.cost import call_cost, price_known, worst_case_cost
+from selfinstruct.llm.cost import cached_prompt_tokens, call_cost, price_known, worst_case_cost
 from selfinstruct.llm.failures import CircuitBreaker, fatal_error
 from selfinstruct.llm.litellm_import import import_litellm
 from selfinstruct.llm.retry import WaitHonouringRetryAfter, error_kind, is_retryable, may_have_been_billed
@@ -143,6 +143,8 @@ class LLMClient:
              "cost_usd": None if completion.cache_hit else completion.cost_usd,
              "latency_s": round(completion.latency_s, 4), "attempts": completion.attempts,
              "retries": retries, "outcome": completion.outcome, "cache_hit": completion.cache_hit}
+            | ({"cached_prompt_tokens": completion.cached_prompt_tokens}
+               if completion.cached_prompt_tokens and not completion.cache_hit else {})
             | ({"deployment": completion.deployment, "failed_deployments": completion.failed_deployments}
                if self._router is not None else {}),
             messages, completion.text,
@@ -333,6 +335,7 @@ class LLMClient:
             finish_reason=finish_reason,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            cached_prompt_tokens=cached_prompt_tokens(response),
             cost_usd=cost,
             latency_s=latency,
             attempts=attempts,

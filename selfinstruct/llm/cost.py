@@ -14,10 +14,21 @@ def configured_prices(model: ModelConfig) -> tuple[float, float] | None:
     return model.input_cost_per_token or 0.0, model.output_cost_per_token or 0.0
 
 
+def cached_prompt_tokens(response: Any) -> int:
+    """Prompt tokens the provider served from its prompt cache (usage.prompt_tokens_details.cached_tokens)."""
+    usage = getattr(response, "usage", None)
+    details = getattr(usage, "prompt_tokens_details", None) if usage is not None else None
+    cached = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
+    return int(cached) if isinstance(cached, (int, float)) and not isinstance(cached, bool) and cached > 0 else 0
+
+
 def call_cost(litellm: Any, model: ModelConfig, response: Any, prompt_tokens: int, completion_tokens: int) -> float | None:
     prices = configured_prices(model)
     if prices is not None:
-        return prompt_tokens * prices[0] + completion_tokens * prices[1]
+        cached = min(cached_prompt_tokens(response), prompt_tokens)
+        cached_price = model.cached_input_cost_per_token
+        cached_price = prices[0] if cached_price is None else cached_price
+        return (prompt_tokens - cached) * prices[0] + cached * cached_price + completion_tokens * prices[1]
     try:
         return float(litellm.completion_cost(completion_response=response))
     except Exception:  # a model missing from the price table: cost unknown, not an error

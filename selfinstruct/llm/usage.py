@@ -18,6 +18,7 @@ class Completion:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, those the provider's prompt cache served (cheaper)
     cost_usd: float | None = None
     latency_s: float = 0.0
     error: str | None = None
@@ -70,6 +71,7 @@ class Usage:
     truncated_replies: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     cost_usd: float = 0.0
     cost_known: bool = True
     # With model.deployments: replies and failed attempts per deployment.
@@ -97,6 +99,7 @@ class Usage:
             return  # a cached reply was paid for by an earlier run
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
+        self.cached_prompt_tokens += completion.cached_prompt_tokens
         if completion.cost_usd is None:
             self.cost_known = False
         else:
@@ -114,6 +117,7 @@ class Usage:
             "empty_replies": self.empty_replies,
             "truncated_replies": self.truncated_replies,
             "prompt_tokens": self.prompt_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": round(self.cost_usd, 6) if self.cost_known else None,
         }

@@ -113,6 +113,7 @@ class _Core:
         # A simulated cut-off reply is one that needs more tokens than the first budget asked for
         # its prompt: asking again with a larger max_tokens gets the whole reply, as with a real model.
         self._first_budget: dict[str, int | None] = {}
+        self._prefix_cache = PrefixCache()
 
     @staticmethod
     def _empty_stats() -> dict[str, Any]:
@@ -233,6 +234,11 @@ class _Core:
         content, cut = apply_max_tokens(content, limit if isinstance(limit, int) else None)
         finish = "length" if cut else finish
         prompt_tokens = sum(_word_count(_message_text(m)) for m in request["messages"])
+        usage: dict[str, Any] = {"prompt_tokens": prompt_tokens, "completion_tokens": _word_count(content),
+                                 "total_tokens": prompt_tokens + _word_count(content)}
+        cached = self._prefix_cache.cached_words(request["messages"])
+        if cached:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
         body = {
             "id": f"chatcmpl-loopback-{number}",
             "object": "chat.completion",
@@ -241,8 +247,7 @@ class _Core:
             "system_fingerprint": "loopback",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                          "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": _word_count(content),
-                      "total_tokens": prompt_tokens + _word_count(content)},
+            "usage": usage,
         }
         return Reply(200, _json_bytes(body))
 
@@ -347,6 +352,28 @@ _API_COUNTERS: dict[str, str] = {"files.create": "uploads", "fine_tuning.jobs.cr
                                  "fine_tuning.jobs.retrieve": "job_retrievals",
                                  "fine_tuning.jobs.cancel": "jobs_cancelled",
                                  "batches.create": "batches_created", "batches.retrieve": "batch_retrievals"}
+class PrefixCache:
+    """A provider's prompt caching, simulated: a prompt whose first words (in blocks of ``BLOCK``,
+    from ``MIN_WORDS`` on) were sent before gets those words reported as ``cached_tokens``, as OpenAI
+    reports a cached prefix; so the client's cached-price accounting can be tested and measured."""
+
+    BLOCK = 64
+    MIN_WORDS = 256
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def cached_words(self, messages: list[Any]) -> int:
+        words = " ".join(_message_text(m) for m in messages).split()
+        prefixes = {n: hashlib.sha256(" ".join(words[:n]).encode("utf-8")).hexdigest()
+                    for n in range(self.MIN_WORDS, len(words) + 1, self.BLOCK)}
+        with self._lock:
+            cached = max((n for n, key in prefixes.items() if key in self._seen), default=0)
+            self._seen.update(prefixes.values())
+        return cached
+
+
 # Faults that answer with an error status instead of a (possibly slow or broken) completion.
 _FAULT_STATUS: dict[str, int] = {"429": 429, "500": 500, "401": 401, "500echo": 500, "context": 400}
 

@@ -355,7 +355,7 @@ class BootstrapStage(Stage):
                 after.append(len(machine_texts))
                 idle = 0 if made or not completion.ok else idle + 1
                 failed_streak = 0 if completion.ok else failed_streak + 1
-                if (k + 1 - first) % commit_every == 0 or len(accepted) >= target:
+                if (k + 1) % commit_every == 0 or len(accepted) >= target:
                     commit(k)
                     stats.wall_s = time.perf_counter() - started
                     self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)

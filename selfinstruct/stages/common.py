@@ -35,6 +35,7 @@ def usage_metrics(ctx: RunContext, stage: str) -> dict[str, Any]:
         "empty_replies": usage["empty_replies"],
         "truncated_replies": usage["truncated_replies"],
         "prompt_tokens": usage["prompt_tokens"],
+        "cached_prompt_tokens": usage["cached_prompt_tokens"],
         "completion_tokens": usage["completion_tokens"],
         "cost_usd": usage["cost_usd"],
     }
