@@ -99,6 +99,14 @@ class ModelConfig:
     # (usage.prompt_tokens_details.cached_tokens); null: input_cost_per_token. LiteLLM's own prices
     # already know each model's cached price.
     cached_input_cost_per_token: Optional[float] = None
+    # Batch mode: each stage's independent requests (classify, instances, audit, evaluate; bootstrap
+    # one round at a time) as one provider batch job at the batch price, through LiteLLM's batch API.
+    batch: bool = False
+    batch_poll_s: float = 30.0
+    batch_poll_max_s: float = 300.0
+    batch_max_wait_s: float = 86400.0
+    # batch price / live price; null: LiteLLM's listed batch price for the model, else 0.5
+    batch_price_factor: Optional[float] = None
     # Let LiteLLM drop sampling parameters a provider does not accept (e.g. presence_penalty).
     drop_params: bool = True
     # True for models that produce simulated data (the loopback server); shown in logs and metrics.

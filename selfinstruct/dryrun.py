@@ -49,3 +49,10 @@ def print_plan(stages: list[Stage], ctx: RunContext) -> None:
         print(f"{name:<{width}}{requests:>10,}{prompt_tokens:>16,}{completion_tokens:>20,}{_fmt_cost(cost):>16}  {note}")
     for key in dict.fromkeys(unpriced):
         print(f"(no price for {key}: set {key}.input_cost_per_token and {key}.output_cost_per_token)")
+    if model.batch and total[4] is not None:
+        from selfinstruct.llm.batch import batch_price_factor
+
+        factor = batch_price_factor(litellm, model)
+        jobs = sum(r[4] or 0.0 for r in rows if r[0].startswith("train"))  # a fine-tuning job is not batched
+        print(f"model.batch=true: requests go as provider batch jobs at {factor:g} x the live price: "
+              f"about {_fmt_cost((total[4] - jobs) * factor + jobs)} USD instead of {_fmt_cost(total[4])}")

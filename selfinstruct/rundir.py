@@ -66,6 +66,10 @@ describes the last invocation only."""
 LLM_CALLS_FILE = "llm_calls.jsonl"
 """One line per request, appended by the LLM client's call log in every invocation (``selfinstruct.engine``)."""
 
+BATCHES_FILE = "batches.jsonl"
+"""Batch mode (model.batch=true): one line per provider batch created (its digest, id, stage), written
+the moment the provider returns the id, so a killed run polls the same batch (``selfinstruct.llm.batch``)."""
+
 SPEND_FILE = "spend.jsonl"
 """The budget's spend ledger, appended per request when a budget is set (``selfinstruct.llm.budget``)."""
 

@@ -53,10 +53,13 @@ class LLMClient:
         config_key: str = "model",
         usage: Usage | None = None,
         usage_by_stage: dict[str, Usage] | None = None,
+        batch_journal: Path | None = None,
     ) -> None:
         self.model = model
         # the config key that sets this model (model, judge, stages.evaluate.models[1]), for messages
         self.config_key = config_key
+        self._batch_journal_path = batch_journal
+        self._batch_journal: Any = None
         self.api_base = api_base if api_base is not None else model.api_base
         self._api_key = api_key
         self._semaphore = asyncio.Semaphore(in_flight_limit(model))
@@ -109,12 +112,43 @@ class LLMClient:
         "instances:input_first" / "instances:output_first") counts under NAME and tells a
         simulated endpoint the mode too.
         """
-        announced = stage
-        stage = stage.partition(":")[0]
+        return await self._complete_keyed(messages, sampling, stage, self._next_key(messages, sampling))
+
+    def _next_key(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> str:
+        """The response-cache key of this request: the same prompt asked again is the next sample."""
         base_key = cache_key(self._cache_model, messages, sampling, 0)
         sample_index = self._samples[base_key]
         self._samples[base_key] += 1
-        key = base_key if sample_index == 0 else cache_key(self._cache_model, messages, sampling, sample_index)
+        return base_key if sample_index == 0 else cache_key(self._cache_model, messages, sampling, sample_index)
+
+    @property
+    def batch_journal(self) -> Any:
+        """RUN/batches.jsonl, read once: the batches this run created (batch mode)."""
+        if self._batch_journal is None:
+            from selfinstruct.llm.batch import BatchJournal
+
+            if self._batch_journal_path is None:
+                raise SelfInstructError("model.batch: this client has no run directory to record its batches in")
+            self._batch_journal = BatchJournal(self._batch_journal_path)
+        return self._batch_journal
+
+    @property
+    def batch_mode(self) -> bool:
+        return bool(getattr(self.model, "batch", False))
+
+    async def complete_many(self, requests: list[tuple[list[dict[str, str]], dict[str, Any], str]]) -> list[Completion]:
+        """Independent requests (messages, sampling, stage): at once, or with ``model.batch`` as one
+        provider batch job at the batch price (see ``selfinstruct.llm.batch``); results in request order."""
+        if not self.batch_mode:
+            return list(await asyncio.gather(*(self.complete(m, s, stage=st) for m, s, st in requests)))
+        from selfinstruct.llm.batch import send_as_batch
+
+        return await send_as_batch(self, requests)
+
+    async def _complete_keyed(self, messages: list[dict[str, str]], sampling: dict[str, Any], stage: str,
+                              key: str) -> Completion:
+        announced = stage
+        stage = stage.partition(":")[0]
         retries: list[str] = []
         cached = self._cache_get(key)
         if cached is not None:

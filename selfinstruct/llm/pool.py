@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from selfinstruct.llm.models import ModelRef
 from selfinstruct.llm.usage import Usage
-from selfinstruct.rundir import LLM_CALLS_FILE
+from selfinstruct.rundir import BATCHES_FILE, LLM_CALLS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class ClientPool:
         from selfinstruct.llm.client import open_cache
 
         self._cfg = cfg
+        self._run_dir = run_dir
         self.budget = budget
         self.stop = stop
         self._stack = ExitStack()
@@ -94,6 +95,7 @@ class ClientPool:
             config_key=ref.where,
             usage=self.usage,
             usage_by_stage=self.usage_by_stage,
+            batch_journal=self._run_dir / BATCHES_FILE,
         )
 
     def stage_usage(self, stage: str) -> Usage:

@@ -161,6 +161,9 @@ class BootstrapStage(Stage):
         round_no = max((r["round"] for r in ledger), default=-1) + 1
         self._check_ledger_mode(ledger)
         if self.window != "round":
+            if ctx.cfg.model.batch:
+                raise ConfigError(f"model.batch=true sends each bootstrap round as one batch: it needs "
+                                  f"{self.config_key}.window=round (a window of requests in flight has no rounds)")
             await self._run_without_barrier(ctx, started, ledger, accepted, rejected_counts, seed_texts, machine_texts,
                                             (instructions_path, rejected_path, instances_path, ledger_path))
             return
@@ -176,7 +179,8 @@ class BootstrapStage(Stage):
                 self._build_prompt(random.Random(f"{self.stream}:{round_no}:{i}"), seed_texts, machine_texts)
                 for i in range(n_requests)
             ]
-            completions = await asyncio.gather(*(ctx.llm.complete(p, self.sampling, stage=self.name) for p in prompts))
+            # one round at a time; with model.batch, one provider batch job per round
+            completions = await ctx.llm.complete_many([(p, self.sampling, self.name) for p in prompts])
             if ctx.llm.interrupted:
                 # an interrupted round is not committed: its replies are cached, so resuming redoes it for free
                 # and the run ends up the same as one that was never interrupted

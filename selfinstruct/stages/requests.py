@@ -35,6 +35,8 @@ async def request_per_record(
 ) -> list[dict[str, Any]]:
     """Send one request per record; returns the records still unanswered after every pass."""
     pending = list(records)
+    if llm.batch_mode:
+        batch_size = max(batch_size, len(pending), 1)
     for _ in range(max_passes):
         failed: list[tuple[dict[str, Any], Completion | None]] = []
         for start in range(0, len(pending), batch_size):
@@ -42,7 +44,16 @@ async def request_per_record(
                 failed.extend((record, None) for record in pending[start:])
                 break
             batch = pending[start:start + batch_size]
-            completions = await asyncio.gather(*(_complete(llm, stage, build(r), r, on_reply) for r in batch))
+            if llm.batch_mode:  # one provider batch job for the whole pass (model.batch)
+                requests = [build(r) for r in batch]
+                completions = await llm.complete_many(
+                    [(messages, sampling, ":".join((stage, *mode))) for messages, sampling, *mode in requests])
+                if on_reply is not None:
+                    for record, completion in zip(batch, completions):
+                        if completion.ok:
+                            on_reply(record, completion)
+            else:
+                completions = await asyncio.gather(*(_complete(llm, stage, build(r), r, on_reply) for r in batch))
             done = []
             for record, completion in zip(batch, completions):
                 (done if completion.ok else failed).append((record, completion))
