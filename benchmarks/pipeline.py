@@ -83,6 +83,7 @@ def analyse(run_dir: Path) -> dict:
         stages[name] = {"requests": len(mine), "wall_s": float(metrics.get(name, {}).get("wall_s") or 0.0),
                         "ideal_s": latency / CONCURRENCY,
                         "prompt_tokens": sum(int(c.get("prompt_tokens") or 0) for c in mine),
+                        "cached_prompt_tokens": sum(int(c.get("cached_prompt_tokens") or 0) for c in mine),
                         "completion_tokens": sum(int(c.get("completion_tokens") or 0) for c in mine)}
     others = {c.get("stage") for c in calls} - set(STAGES)
     latencies = sorted(float(c.get("latency_s") or 0.0) for c in calls if not c.get("cache_hit"))
@@ -117,24 +118,29 @@ def print_ideal(n: int, result: dict, process_wall: float) -> None:
 def prices() -> dict[str, float]:
     cost = import_litellm().model_cost[PRICED_MODEL]
     return {"in": cost["input_cost_per_token"], "out": cost["output_cost_per_token"],
-            "in_batch": cost["input_cost_per_token_batches"], "out_batch": cost["output_cost_per_token_batches"]}
+            "in_batch": cost["input_cost_per_token_batches"], "out_batch": cost["output_cost_per_token_batches"],
+            "in_cached": cost.get("cache_read_input_token_cost", cost["input_cost_per_token"])}
 
 
-def cost_rows(label: str, result: dict, price_in: float, price_out: float) -> list[str]:
-    """One row per stage and a total: tokens and $ per 1,000 accepted."""
+def cost_rows(label: str, result: dict, price_in: float, price_out: float,
+              price_cached: float | None = None) -> list[str]:
+    """One row per stage and a total: tokens and $ per 1,000 accepted (``price_cached``: the price of
+    the prompt tokens the provider's prefix cache served; None: they cost as any prompt token)."""
     per = 1000 / result["accepted"]
-    rows, tp, tc = [], 0.0, 0.0
+    rows, tp, tc, total = [], 0.0, 0.0, 0.0
     for name, s in result["stages"].items():
         if not s["requests"]:
             continue
         p, c = s["prompt_tokens"] * per, s["completion_tokens"] * per
-        tp, tc = tp + p, tc + c
-        rows.append(f"| {label} | {name} | {p / 1e6:.3f}M | {c / 1e6:.3f}M | ${p * price_in + c * price_out:.4f} |")
-    rows.append(f"| {label} | **total** | {tp / 1e6:.3f}M | {tc / 1e6:.3f}M | **${tp * price_in + tc * price_out:.4f}** |")
+        cached = s.get("cached_prompt_tokens", 0) * per if price_cached is not None else 0.0
+        usd = (p - cached) * price_in + cached * (price_cached or 0.0) + c * price_out
+        tp, tc, total = tp + p, tc + c, total + usd
+        rows.append(f"| {label} | {name} | {p / 1e6:.3f}M | {c / 1e6:.3f}M | ${usd:.4f} |")
+    rows.append(f"| {label} | **total** | {tp / 1e6:.3f}M | {tc / 1e6:.3f}M | **${total:.4f}** |")
     return rows
 
 
-def print_costs(n: int, paper: dict, packed: dict | None) -> None:
+def print_costs(n: int, paper: dict, packed: dict | None, batched: dict | None = None) -> None:
     pr = prices()
     print(f"\n### N={n:,}: tokens and $ per 1,000 accepted instructions, {PRICED_MODEL} list prices "
           f"(input ${pr['in'] * 1e6:.3f}/M, output ${pr['out'] * 1e6:.3f}/M; batch input ${pr['in_batch'] * 1e6:.3f}/M, "
@@ -149,7 +155,17 @@ def print_costs(n: int, paper: dict, packed: dict | None) -> None:
     else:
         for row in cost_rows("(b) + classify packing K=10", packed, pr["in"], pr["out"]):
             print(row)
-    print("| (c) + batch (model.batch=true) | not built yet: batch mode | | | |")
+    if packed is not None:
+        for row in cost_rows("(b') (b) with cached prompt tokens at the cached price", packed, pr["in"], pr["out"],
+                             pr["in_cached"]):
+            print(row)
+    if batched is None:
+        print("| (c) + batch (model.batch=true) | not run (--batch) | | | |")
+    else:
+        # OpenAI's batch discount and its prompt-cache discount do not add up: batch prices throughout
+        for row in cost_rows("(c) (b) + batch mode (model.batch=true), batch prices", batched, pr["in_batch"],
+                             pr["out_batch"]):
+            print(row)
     for row in cost_rows("estimate, not measured: (a)'s tokens at batch prices", paper, pr["in_batch"], pr["out_batch"]):
         print(row)
     if packed is not None:
@@ -166,6 +182,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, nargs="*", default=[],
                         help="also run with stages.bootstrap.window=W (the bootstrap with no round barrier)")
     parser.add_argument("--no-paper", action="store_true", help="skip the paper-settings run (with --window)")
+    parser.add_argument("--batch", action="store_true", help="also run (b) in batch mode (model.batch=true)")
     args = parser.parse_args()
     sizes = [200] if args.quick else args.n
     packing = classify_pack_exists()
@@ -191,7 +208,13 @@ def main() -> None:
                 packed_dir = root / f"n{n}-pack10"
                 run_pipeline(n, packed_dir, "stages.classify.pack=10")
                 packed = analyse(packed_dir)
-            print_costs(n, paper, packed)
+            batched = None
+            if args.batch and packing:
+                batched_dir = root / f"n{n}-pack10-batch"
+                run_pipeline(n, batched_dir, "stages.classify.pack=10", "model.batch=true", "model.batch_poll_s=0.05",
+                             "model.batch_poll_max_s=0.05")
+                batched = analyse(batched_dir)
+            print_costs(n, paper, packed, batched)
             sys.stdout.flush()
 
 
