@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from selfinstruct.simulated.finetuning import ApiError, FineTuningStore, StoredFile, _page
+from selfinstruct.simulated.finetuning import ApiError, FineTuningStore, _page
 
 # The line field that stands in for the X-Selfinstruct-Stage header (loopback only).
 STAGE_FIELD = "x_selfinstruct_stage"
@@ -299,8 +299,4 @@ class BatchStore:
     def _store_file(self, filename: str, rows: list[dict[str, Any]]) -> str:
         """Put a result file into the files store (purpose batch_output); its id."""
         data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-        files = self.files
-        with files._lock:  # noqa: SLF001 - one files store for uploads and results, same package
-            stored = StoredFile(files._new_id("file"), filename, "batch_output", data, int(time.time()))  # noqa: SLF001
-            files._files[stored.id] = stored  # noqa: SLF001
-        return stored.id
+        return self.files.store(filename, "batch_output", data).id

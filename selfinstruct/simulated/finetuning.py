@@ -285,11 +285,14 @@ class FineTuningStore:
         if purpose_text not in PURPOSES:
             raise ApiError(400, f"Invalid purpose: {purpose_text!r}; expected one of {sorted(PURPOSES)}.",
                            param="purpose")
+        return self.store(upload.filename or "upload", purpose_text, upload.data).to_json()
+
+    def store(self, filename: str, purpose: str, data: bytes) -> StoredFile:
+        """Keep a file (an upload, or a file the provider makes: a batch's results) and return it."""
         with self._lock:
-            stored = StoredFile(self._new_id("file"), upload.filename or "upload", purpose_text, upload.data,
-                                int(time.time()))
+            stored = StoredFile(self._new_id("file"), filename, purpose, data, int(time.time()))
             self._files[stored.id] = stored
-            return stored.to_json()
+            return stored
 
     def _file(self, file_id: str) -> StoredFile:
         """The stored file or a 404 like OpenAI's. Lock held."""
