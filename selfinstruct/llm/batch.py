@@ -175,7 +175,7 @@ async def send_as_batch(client: Any, requests: list[tuple[list[dict[str, str]], 
     for i, ((messages, _, stage), key) in enumerate(zip(requests, keys)):
         cached = client._cache_get(key)
         if cached is not None:
-            results[i] = _record(client, stage, messages, Completion(**cached, cache_hit=True))
+            results[i] = client.account(stage, messages, Completion(**cached, cache_hit=True))
         else:
             todo.append(i)
     if not todo:
@@ -192,7 +192,7 @@ async def send_as_batch(client: Any, requests: list[tuple[list[dict[str, str]], 
             client.budget.settle(number, 0.0, sent=False)
         error = INTERRUPTED_ERROR if client.interrupted else BUDGET_ERROR
         for i in todo:
-            results[i] = _record(client, requests[i][2], requests[i][0], Completion(error=error))
+            results[i] = client.account(requests[i][2], requests[i][0], Completion(error=error))
         return results
     started = time.perf_counter()
     model = client.model
@@ -216,7 +216,7 @@ async def send_as_batch(client: Any, requests: list[tuple[list[dict[str, str]], 
         if body is None:
             client.budget.settle(number, 0.0, sent=bodies is not None)  # a failed line is not billed
             if bodies is None:
-                results[i] = _record(client, requests[i][2], requests[i][0], Completion(error=INTERRUPTED_ERROR))
+                results[i] = client.account(requests[i][2], requests[i][0], Completion(error=INTERRUPTED_ERROR))
             else:
                 retry_live.append(i)
             continue
@@ -224,7 +224,7 @@ async def send_as_batch(client: Any, requests: list[tuple[list[dict[str, str]], 
         client.budget.settle(number, completion.cost_usd)
         if completion.ok:
             client._cache_put(keys[i], completion)
-        results[i] = _record(client, requests[i][2], requests[i][0], completion)
+        results[i] = client.account(requests[i][2], requests[i][0], completion)
     if retry_live:
         log.info("%d batch lines failed; asking them again live", len(retry_live))
         import asyncio
@@ -255,11 +255,3 @@ def _from_body(client: Any, body: dict[str, Any], factor: float, latency: float)
                       cached_prompt_tokens=cached_prompt_tokens(response),
                       cost_usd=None if cost is None else cost * factor, latency_s=latency, attempts=1)
 
-
-def _record(client: Any, announced: str, messages: list[dict[str, str]], completion: Any) -> Any:
-    """Usage and the call log, as for a live request."""
-    stage = announced.partition(":")[0]
-    for usage in (client.usage, client.stage_usage(stage)):
-        usage.record(completion, [])
-    client._log_call(stage, messages, completion, [])
-    return completion

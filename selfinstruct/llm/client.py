@@ -165,9 +165,16 @@ class LLMClient:
                     raise
             if completion.ok:
                 self._cache_put(key, completion)
+        return self.account(stage, messages, completion, retries)
+
+    def account(self, stage: str, messages: list[dict[str, str]], completion: Completion,
+                retries: list[str] | None = None) -> Completion:
+        """Count a request's outcome in the usage totals and write its call-log line (a live request's,
+        or a batch line's); ``stage`` may carry ":MODE", counted under the stage."""
+        stage = stage.partition(":")[0]
         for usage in (self.usage, self.stage_usage(stage)):
-            usage.record(completion, retries)
-        self._log_call(stage, messages, completion, retries)
+            usage.record(completion, retries or [])
+        self._log_call(stage, messages, completion, retries or [])
         return completion
 
     def _log_call(self, stage: str, messages: list[dict[str, str]], completion: Completion, retries: list[str]) -> None:

@@ -151,7 +151,7 @@ class AuditStage(Stage):
 
         progress = StageProgress(self.name, len(items), done=len(done), unit="instance")
         try:
-            unanswered = await request_per_record(ctx.judge, self.name, pending, self._request, _ignore,
+            unanswered = await request_per_record(ctx.judge, self.name, pending, self._request,
                                                   on_reply=keep)
         finally:
             out.close()
@@ -181,9 +181,6 @@ class AuditStage(Stage):
         if unanswered:
             log.warning("audit: %d instances got no verdict (requests failed); rerun to ask again", len(unanswered))
 
-
-def _ignore(_: Any) -> None:
-    """Replies are kept one by one as they arrive (``on_reply``): nothing to do per batch."""
 
 
 def _same_text(record: dict[str, Any], item: AuditItem) -> bool:

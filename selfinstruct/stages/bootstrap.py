@@ -185,38 +185,11 @@ class BootstrapStage(Stage):
                 # an interrupted round is not committed: its replies are cached, so resuming redoes it for free
                 # and the run ends up the same as one that was never interrupted
                 break
-            new_accepted, new_rejected, new_instances = [], [], []
+            pending: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] = ([], [], [])
+            new_accepted, new_rejected, new_instances = pending
             for completion in completions:
-                stats.requests += 1
-                if not completion.ok:
-                    stats.failed[completion.error] += 1
-                    continue
-                if completion.truncated:
-                    stats.truncated_replies += 1
-                candidates = self._candidates(completion)
-                if not candidates and not completion.truncated:
-                    stats.empty_replies += 1
-                for text, instance in candidates:
-                    if len(accepted) >= target:
-                        break
-                    stats.candidates += 1
-                    reason, verdict = first_rejection(self.filters, text)
-                    if reason is None:
-                        record = accepted_record(len(accepted), text, round_no, verdict, self.id_prefix)
-                        accepted.append(record)
-                        new_accepted.append(record)
-                        machine_texts.append(text)
-                        for flt in self.filters.values():
-                            flt.add(text)
-                        if instance is not None:
-                            self._demo_instance[text] = instance
-                            new_instances.append({"id": record["id"], "instruction": text, "is_classification": None,
-                                                  "instances": [instance], "truncated": False})
-                    else:
-                        rejected_counts[reason] += 1
-                        new_rejected.append(
-                            {"instruction": text, "reason": reason, "score": verdict.score, "round": round_no}
-                        )
+                self._filter_reply(completion, round_no, None, accepted, machine_texts, rejected_counts, stats, target,
+                                   pending)
             append_jsonl(rejected_path, new_rejected)
             if with_instances:
                 append_jsonl(instances_path, new_instances)
@@ -227,7 +200,6 @@ class BootstrapStage(Stage):
             append_jsonl(ledger_path, [entry])
             ledger.append(entry)
             stats.rounds += 1
-            stats.accepted_this_run += len(new_accepted)
             stats.wall_s = time.perf_counter() - started
             self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
             log.debug(
@@ -354,7 +326,8 @@ class BootstrapStage(Stage):
                 if ctx.llm.interrupted:
                     break  # this reply and those after it are not committed; resuming asks again (cached)
                 k, next_process = next_process, next_process + 1
-                made = self._filter_reply(completion, k, accepted, machine_texts, rejected_counts, stats, target,
+                # the round is the commit that takes this request: commit() writes it
+                made = self._filter_reply(completion, -1, k, accepted, machine_texts, rejected_counts, stats, target,
                                           pending)
                 after.append(len(machine_texts))
                 idle = 0 if made or not completion.ok else idle + 1
@@ -385,10 +358,13 @@ class BootstrapStage(Stage):
         stats.wall_s = time.perf_counter() - started
         self._write_metrics(ctx, target, len(accepted), rejected_counts, stats)
 
-    def _filter_reply(self, completion: Any, request: int, accepted: list[dict[str, Any]], machine_texts: list[str],
-                      rejected_counts: Counter, stats: RoundStats, target: int,
+    def _filter_reply(self, completion: Any, round_no: int, request: int | None, accepted: list[dict[str, Any]],
+                      machine_texts: list[str], rejected_counts: Counter, stats: RoundStats, target: int,
                       pending: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]) -> int:
-        """Filter one reply's candidates against the pool (request order); returns how many were accepted."""
+        """Filter one reply's candidates against the pool, in request order, adding the records to
+        ``pending`` (accepted, rejected, instances); returns how many were accepted.  ``request``: the
+        request's index, recorded by the bootstrap without a barrier (None in rounds)."""
+        tag = {} if request is None else {"request": request}
         new_accepted, new_rejected, new_instances = pending
         stats.requests += 1
         if not completion.ok:
@@ -406,8 +382,7 @@ class BootstrapStage(Stage):
             stats.candidates += 1
             reason, verdict = first_rejection(self.filters, text)
             if reason is None:
-                record = accepted_record(len(accepted), text, -1, verdict, self.id_prefix)
-                record["request"] = request
+                record = accepted_record(len(accepted), text, round_no, verdict, self.id_prefix) | tag
                 accepted.append(record)
                 new_accepted.append(record)
                 machine_texts.append(text)
@@ -420,8 +395,8 @@ class BootstrapStage(Stage):
                                           "instances": [instance], "truncated": False})
             else:
                 rejected_counts[reason] += 1
-                new_rejected.append({"instruction": text, "reason": reason, "score": verdict.score, "round": -1,
-                                     "request": request})
+                new_rejected.append({"instruction": text, "reason": reason, "score": verdict.score,
+                                     "round": round_no, **tag})
         stats.accepted_this_run += made
         return made
 

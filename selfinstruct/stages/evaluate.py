@@ -220,7 +220,7 @@ class EvaluateStage(Stage):
             progress.update(len(responses), client)
 
         try:
-            return await request_per_record(client, self.name, pending, self._respond_request, _ignore,
+            return await request_per_record(client, self.name, pending, self._respond_request,
                                             on_reply=keep)
         finally:
             out.close()
@@ -250,7 +250,7 @@ class EvaluateStage(Stage):
             progress.update(len(ratings), ctx.judge)
 
         try:
-            left = await request_per_record(ctx.judge, self.name, pending, build, _ignore, on_reply=keep)
+            left = await request_per_record(ctx.judge, self.name, pending, build, on_reply=keep)
         finally:
             out.close()
         return len(left)
@@ -322,6 +322,3 @@ async def answering(ctx: RunContext, ref: ModelRef) -> AsyncIterator[Any]:
         assert ctx.pool is not None
         yield ctx.pool.client_at(ref, Endpoint(api_base=url, api_key="selfinstruct-local"))
 
-
-def _ignore(_: Any) -> None:
-    """Replies are kept one by one as they arrive (``on_reply``): nothing to do per batch."""

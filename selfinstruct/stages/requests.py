@@ -27,13 +27,16 @@ async def request_per_record(
     stage: str,
     records: Sequence[dict[str, Any]],
     build: BuildRequest,
-    handle_batch: HandleBatch,
+    handle_batch: HandleBatch | None = None,
     *,
     batch_size: int = 256,
     max_passes: int = 5,
     on_reply: OnReply | None = None,
 ) -> list[dict[str, Any]]:
-    """Send one request per record; returns the records still unanswered after every pass."""
+    """Send one request per record; returns the records still unanswered after every pass.
+
+    ``handle_batch`` gets each batch's answers in record order; a stage that keeps every reply the
+    moment it arrives passes ``on_reply`` instead (and no ``handle_batch``)."""
     pending = list(records)
     if llm.batch_mode:
         batch_size = max(batch_size, len(pending), 1)
@@ -57,7 +60,7 @@ async def request_per_record(
             done = []
             for record, completion in zip(batch, completions):
                 (done if completion.ok else failed).append((record, completion))
-            again = handle_batch(done) or []
+            again = (handle_batch(done) if handle_batch is not None else None) or []
             failed.extend((record, None) for record in again)
         pending = [record for record, _ in failed]
         if not pending or llm.stopped_reason:

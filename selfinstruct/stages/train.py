@@ -35,7 +35,7 @@ from selfinstruct.llm.finetune_jobs import (
     job_field,
     training_price,
 )
-from selfinstruct.llm.models import ModelRef, generator_ref, train_ref
+from selfinstruct.llm.models import ModelRef, train_ref
 from selfinstruct.rundir import TRAIN_DIR, TRAIN_FILE
 from selfinstruct.stages.base import RunContext, Stage, StagePlan
 
@@ -193,24 +193,19 @@ class ProviderTrainStage(TrainStage):
         if record.get("status") == "succeeded" and record.get("job_id"):
             log.info("train: job %s already succeeded: %s", record["job_id"], record.get("tuned_model"))
             return
-        ref = self.ref(ctx)
-        endpoint = ctx.pool.endpoint(ref) if ctx.pool is not None else None
+        assert ctx.pool is not None  # models() names the training endpoint, so the engine opened it
+        endpoint = ctx.pool.endpoint(self.ref(ctx))
         api = FineTuningAPI(
-            ProviderEndpoint(self.provider, endpoint.api_base if endpoint else None,
-                             endpoint.api_key if endpoint else None, self.config_key),
+            ProviderEndpoint(self.provider, endpoint.api_base, endpoint.api_key, self.config_key),
             max_retries=int(ctx.cfg.model.max_retries), retry_base_s=float(ctx.cfg.model.retry_base_s),
-            retry_max_s=float(ctx.cfg.model.retry_max_s), sleep=self._stop_sleep(ctx))
+            retry_max_s=float(ctx.cfg.model.retry_max_s), sleep=ctx.pool.stop.sleep)
         if not record.get("job_id"):
             record = await self._submit(ctx, api, data, digest)
             if not self.wait:
                 ctx.pause(f"train: fine-tuning job {record['job_id']} submitted (stages.train.wait=false); "
                           f"the same command picks it up and waits for it")
                 return
-        record = await self._poll(ctx, api, record, started)
-
-    def _stop_sleep(self, ctx: RunContext) -> Any:
-        budget_stop = ctx.pool.stop if ctx.pool is not None else None
-        return budget_stop.sleep if budget_stop is not None else None
+        await self._poll(ctx, api, record, started)
 
     async def _submit(self, ctx: RunContext, api: FineTuningAPI, data: Path, digest: str) -> dict[str, Any]:
         """Check the cost against the budget, upload, create the job; train.json after each step."""
@@ -225,14 +220,14 @@ class ProviderTrainStage(TrainStage):
             "file_id": None, "job_id": None, "status": "uploading", "tuned_model": None,
             "trained_tokens": None, "cost_usd": None, "error": None,
         }
-        budget = ctx.pool.budget if ctx.pool is not None else None
-        if budget is not None:
-            try:
-                record["reservation"] = [budget.ledger.invocation, await budget.reserve(estimate)]
-            except BudgetExhausted as exc:
-                raise SelfInstructError(
-                    f"{self.config_key}: the training job would cost about ${estimate or 0:.4f} ({tokens:,} tokens x "
-                    f"{self.epochs} epochs); {exc}; refused before the upload") from None
+        assert ctx.pool is not None
+        budget = ctx.pool.budget
+        try:
+            record["reservation"] = [budget.ledger.invocation, await budget.reserve(estimate)]
+        except BudgetExhausted as exc:
+            raise SelfInstructError(
+                f"{self.config_key}: the training job would cost about ${estimate or 0:.4f} ({tokens:,} tokens x "
+                f"{self.epochs} epochs); {exc}; refused before the upload") from None
         self.write_record(ctx, record)
         log.info("train: uploading %s (%d examples, %d tokens; about %s for %s epochs)", data, examples, tokens,
                  f"${estimate:.4f}" if estimate is not None else "an unknown cost", self.epochs)
@@ -246,9 +241,12 @@ class ProviderTrainStage(TrainStage):
 
     async def _poll(self, ctx: RunContext, api: FineTuningAPI, record: dict[str, Any], started: float) -> dict[str, Any]:
         """Poll with backoff until the job ends, the wait runs out (the run pauses) or the run is interrupted."""
-        delay = min(self.poll_s, SIMULATED_POLL_S) if self.simulated(ctx) else self.poll_s
+        assert ctx.pool is not None
+        simulated = self.simulated(ctx)
+        delay = min(self.poll_s, SIMULATED_POLL_S) if simulated else self.poll_s
+        longest = min(self.poll_max_s, SIMULATED_POLL_S) if simulated else self.poll_max_s
         deadline = time.monotonic() + self.max_wait_s
-        stop = ctx.pool.stop if ctx.pool is not None else None
+        stop = ctx.pool.stop
         while True:
             job = await api.retrieve(record["job_id"])
             status = str(job_field(job, "status"))
@@ -258,19 +256,14 @@ class ProviderTrainStage(TrainStage):
                 self.write_record(ctx, record)
             if status in FINAL_STATES:
                 break
-            if stop is not None and stop.reason:
+            if stop.reason:
                 return record
             if time.monotonic() + delay > deadline:
                 ctx.pause(f"train: job {record['job_id']} is still {status} after {self.config_key}.max_wait_s="
                           f"{self.max_wait_s:g} s; the same command goes on waiting for it")
                 return record
-            if stop is not None:
-                await stop.sleep(delay)
-            else:
-                import asyncio
-
-                await asyncio.sleep(delay)
-            delay = min(delay * 1.5, self.poll_max_s, SIMULATED_POLL_S if self.simulated(ctx) else self.poll_max_s)
+            await stop.sleep(delay)
+            delay = min(delay * 1.5, longest)
         if status != "succeeded":
             record["error"] = job_error(job)
             self.write_record(ctx, record)
@@ -295,8 +288,9 @@ class ProviderTrainStage(TrainStage):
     def _settle(ctx: RunContext, record: dict[str, Any], cost: float | None) -> None:
         """The job's real cost replaces the reservation made before the upload (in whichever invocation)."""
         reservation = record.pop("reservation", None)
-        if ctx.pool is None or not reservation:
+        if not reservation:
             return
+        assert ctx.pool is not None
         ctx.pool.budget.settle_any(int(reservation[0]), int(reservation[1]), cost)
         ctx.pool.log_cost("train", record["base_model"], cost, tokens=record.get("trained_tokens") or 0)
 
