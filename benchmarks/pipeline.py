@@ -44,13 +44,17 @@ STAGES = ["bootstrap", "classify", "instances", "finetune"]
 CONCURRENCY = 64
 MEDIAN_MS, P99_MS = 500, 2500
 PRICED_MODEL = "gpt-4o-mini"
+# the simulated server in its own process (model.loopback.process): the run's client then has the
+# interpreter to itself, as with a real provider; --in-process measures the two sharing it
+SERVER_PROCESS = "true"
 
 
 def _overrides(n: int, run_dir: Path, *extra: str) -> list[str]:
     return ["model=loopback", f"pipeline.stages=[{','.join(STAGES)}]", f"schedule.num_instructions={n}",
             "cache.enabled=false", f"model.max_concurrency={CONCURRENCY}",
             f"model.loopback.latency_ms={MEDIAN_MS}", "+model.loopback.options.latency_dist=lognormal",
-            f"+model.loopback.options.latency_p99_ms={P99_MS}", f"hydra.run.dir={run_dir}", *extra]
+            f"+model.loopback.options.latency_p99_ms={P99_MS}", f"model.loopback.process={SERVER_PROCESS}",
+            f"hydra.run.dir={run_dir}", *extra]
 
 
 def run_pipeline(n: int, run_dir: Path, *extra: str) -> float:
@@ -183,7 +187,11 @@ def main() -> None:
                         help="also run with stages.bootstrap.window=W (the bootstrap with no round barrier)")
     parser.add_argument("--no-paper", action="store_true", help="skip the paper-settings run (with --window)")
     parser.add_argument("--batch", action="store_true", help="also run (b) in batch mode (model.batch=true)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="serve the simulated model from a thread of the run's process (model.loopback.process=false)")
     args = parser.parse_args()
+    global SERVER_PROCESS
+    SERVER_PROCESS = "false" if args.in_process else "true"
     sizes = [200] if args.quick else args.n
     packing = classify_pack_exists()
     print(f"selfinstruct pipeline on the simulated model, stages {','.join(STAGES)}; {os.cpu_count()} cores; "

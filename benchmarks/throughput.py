@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -78,6 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=int, default=500)
     parser.add_argument("--waves", type=int, default=4, help="requests per run = concurrency x waves")
+    parser.add_argument("--pairs", type=int, default=5,
+                        help="paired runs at concurrency 64 (ours, then LiteLLM alone) for the CPU comparison")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
     proc, url = start_server(args.latency_ms)
@@ -94,6 +97,7 @@ def main() -> None:
         n = 64 * args.waves
         wall, cpu = asyncio.run(litellm_alone(url, 64, n, 900_000))
         rows.append(("litellm.acompletion alone", 64, n, wall, n / wall, 64 / latency, cpu / n))
+        pairs = [paired_cpu(url, 64 * args.waves, 2_000_000 + 10_000 * k) for k in range(args.pairs)]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -105,6 +109,27 @@ def main() -> None:
     for name, conc, n, wall, rate, ideal, cpu in rows:
         print(f"{name:<27}{conc:>6}{n:>9}{wall:>8.2f}{rate:>8.1f}{100 * rate / ideal:>8.1f}%"
               f"{rate / baseline:>11.1f}{cpu * 1000:>11.2f}")
+    print_pairs(pairs, 64 * args.waves)
+
+
+def paired_cpu(url: str, n: int, offset: int) -> tuple[float, float]:
+    """CPU ms per request at concurrency 64: our client, then LiteLLM alone, back to back."""
+    _, ours_cpu = asyncio.run(ours(url, 64, n, offset))
+    _, bare_cpu = asyncio.run(litellm_alone(url, 64, n, offset + 5_000))
+    return 1000 * ours_cpu / n, 1000 * bare_cpu / n
+
+
+def print_pairs(pairs: list[tuple[float, float]], n: int) -> None:
+    """The client's CPU cost over LiteLLM's own (issue 17's target: within 10%), as the median of pairs."""
+    if not pairs:
+        return
+    ratios = sorted(o / b for o, b in pairs)
+    print(f"\nCPU ms per request at concurrency 64, {len(pairs)} paired runs of {n} requests "
+          f"(our LLMClient, then litellm.acompletion alone):")
+    print(f"{'pair':>5}{'ours':>8}{'litellm':>9}{'ours/litellm':>14}")
+    for k, (o, b) in enumerate(pairs, 1):
+        print(f"{k:>5}{o:>8.2f}{b:>9.2f}{o / b:>14.3f}")
+    print(f"median ours/litellm: {statistics.median(ratios):.3f}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ class LoopbackConfig:
     seed: int = 0
     latency_ms: int = 0
     fault_rate: float = 0.0
+    # Serve from a child process instead of a thread of the run's own: the client then has the
+    # interpreter to itself, as with a real provider (benchmarks; a fast run on few cores).
+    process: bool = False
     # Any other field of selfinstruct.simulated.ServerOptions (defect rates, ...).
     options: Dict[str, Any] = field(default_factory=dict)
 

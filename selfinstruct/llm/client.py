@@ -350,8 +350,13 @@ class LLMClient:
             raise fatal
 
     def _worst_case_cost(self, messages: list[dict[str, str]], sampling: dict[str, Any]) -> float | None:
-        """What this attempt can cost at most (see cost.worst_case_cost); None when unpriced."""
-        return worst_case_cost(self._litellm, self.model, messages, sampling) if self._priced else None
+        """What this attempt can cost at most (see cost.worst_case_cost); None when unpriced. With no
+        dollar cap the prompt's tokens are bounded from its characters, not counted: the figure then only
+        prices requests a kill leaves unanswered (for a later capped invocation), and it stays an upper bound."""
+        if not self._priced:
+            return None
+        return worst_case_cost(self._litellm, self.model, messages, sampling,
+                               count_tokens=self.budget.max_usd is not None)
 
     def _failed(self, exc: Exception, latency: float, attempts: int) -> Completion:
         kind = error_kind(exc)
@@ -364,7 +369,8 @@ class LLMClient:
         usage = getattr(response, "usage", None)
         prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
         completion_tokens = getattr(usage, "completion_tokens", 0) or 0
-        cost = call_cost(self._litellm, self.model, response, prompt_tokens, completion_tokens)
+        # an unpriced model (price_known false): LiteLLM's table cannot price its replies either
+        cost = call_cost(self._litellm, self.model, response, prompt_tokens, completion_tokens) if self._priced else None
         try:
             choice = response.choices[0]
             text = choice.message.content or ""

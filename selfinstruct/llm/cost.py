@@ -29,6 +29,12 @@ def call_cost(litellm: Any, model: ModelConfig, response: Any, prompt_tokens: in
         cached_price = model.cached_input_cost_per_token
         cached_price = prices[0] if cached_price is None else cached_price
         return (prompt_tokens - cached) * prices[0] + cached * cached_price + completion_tokens * prices[1]
+    # LiteLLM prices every reply it returns (response._hidden_params): pricing it again costs a
+    # fraction of a millisecond of CPU per request, a fifth of the client's share at high concurrency
+    hidden = getattr(response, "_hidden_params", None)
+    known = hidden.get("response_cost") if isinstance(hidden, dict) else None
+    if isinstance(known, (int, float)) and not isinstance(known, bool):
+        return float(known)
     try:
         return float(litellm.completion_cost(completion_response=response))
     except Exception:  # a model missing from the price table: cost unknown, not an error
@@ -60,9 +66,13 @@ PROMPT_TOKEN_MARGIN = 1.25
 PROMPT_TOKEN_SLACK = 32
 
 
-def worst_case_cost(litellm: Any, model: ModelConfig, messages: list[dict[str, str]], sampling: dict[str, Any]) -> float | None:
+def worst_case_cost(litellm: Any, model: ModelConfig, messages: list[dict[str, str]], sampling: dict[str, Any],
+                    count_tokens: bool = True) -> float | None:
     """What one attempt can cost at most, for the budget's reservation: prompt tokens as LiteLLM
-    counts them, with a margin, plus max_tokens, at the model's prices."""
+    counts them, with a margin, plus max_tokens, at the model's prices.  ``count_tokens=False`` takes
+    the characters' generous bound instead (half the JSON's characters, non-ASCII escaped to six):
+    for a run with no dollar cap, whose reservations only price requests a kill leaves unanswered,
+    where counting every prompt would be the client's largest CPU cost per request."""
     from selfinstruct.errors import LLMFatalError
 
     max_tokens = sampling.get("max_tokens") or sampling.get("max_completion_tokens")
@@ -75,6 +85,8 @@ def worst_case_cost(litellm: Any, model: ModelConfig, messages: list[dict[str, s
         raise LLMFatalError("budget.max_usd: the prompt sets no max_tokens and the model's longest reply "
                             "is not known, so no request can be bounded; set stages.NAME.sampling.max_tokens")
     try:
+        if not count_tokens:
+            raise LookupError("the characters' bound is asked for")
         prompt_tokens = int(litellm.token_counter(model=model.name, messages=messages))
     except Exception:  # an unknown tokenizer: a generous count from the characters
         prompt_tokens = len(json.dumps(messages)) // 2

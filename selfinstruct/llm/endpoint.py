@@ -38,8 +38,11 @@ class Endpoint:
 
 
 def loopback_cache_namespace(model: ModelConfig) -> str:
-    """The simulated model's replies depend on its server options: keep them apart in the cache."""
-    return f"@loopback:{OmegaConf.to_yaml(model.loopback)}"
+    """The simulated model's replies depend on its server options: keep them apart in the cache
+    (where it is served from, ``process``, changes no reply)."""
+    options = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(model.loopback)).items()
+               if k != "process"}
+    return f"@loopback:{OmegaConf.to_yaml(options)}"
 
 
 @contextmanager
@@ -57,6 +60,7 @@ def open_endpoint(model: ModelConfig, where: str = "model") -> Iterator[Endpoint
         yield Endpoint(api_base=model.api_base, api_key=resolve_api_key(model, where))
         return
     from selfinstruct.simulated import STAGE_HEADER, LoopbackServer, ServerOptions
+    from selfinstruct.simulated.process import LoopbackProcess
 
     options = ServerOptions(
         port=0,
@@ -65,9 +69,10 @@ def open_endpoint(model: ModelConfig, where: str = "model") -> Iterator[Endpoint
         fault_rate=model.loopback.fault_rate,
         **to_plain(model.loopback.options),
     )
-    server = LoopbackServer(options)
+    server = LoopbackProcess(options) if model.loopback.process else LoopbackServer(options)
     url = server.start()
-    log.info("loopback server for %s (%s) listening at %s", where, model.name, url)
+    log.info("loopback server for %s (%s) listening at %s%s", where, model.name, url,
+             " (its own process)" if model.loopback.process else "")
     try:
         yield Endpoint(api_base=url, api_key=_LOOPBACK_KEY, cache_namespace=loopback_cache_namespace(model),
                        stage_header=STAGE_HEADER)
