@@ -45,27 +45,35 @@ def _app(cfg: DictConfig) -> None:
         run_log.attach()
         save_config_record(run_dir, cfg)
 
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         outcome = run_pipeline(cfg, run_dir, overrides, on_locked)
     except SelfInstructError as exc:
         message = redact(one_line(exc))
+        ran = locked  # the run held its directory: it may have written something worth summing up
         if locked and isinstance(exc, (DiskFullError, LLMFatalError)):
             message += f"; what is done is kept: resume with {resume_command(overrides, run_dir)}"
-        if not locked and hydra_cfg.mode == RunMode.MULTIRUN and run_log.directory_is_new():
+        if not locked and multirun and run_log.directory_is_new():
             # a sweep job refused in its own new directory: its log says why, for the sweep's summary
             locked = True
             run_log.attach()
         log.error("%s", message)
-        if hydra_cfg.mode == RunMode.MULTIRUN:
+        if ran:
+            print_summary(run_dir, "error", message, resume_command(overrides, run_dir), compact=multirun)
+        if multirun:
             # the other jobs of the sweep go on; the sweep callback lists the failed ones and exits 2
             return
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         log.error("interrupted; resume with: %s", resume_command(overrides, run_dir))
+        if locked:
+            print_summary(run_dir, "interrupted", "aborted", resume_command(overrides, run_dir), compact=multirun)
         raise SystemExit(130) from None
     finally:
         if not locked:  # refused (or a dry run): the directory stays as it was
             run_log.discard()
+    if locked:
+        print_summary(run_dir, outcome.ended, outcome.detail, resume_command(overrides, run_dir), compact=multirun)
     if outcome.ended == "paused":
         log.warning("run paused: %s. Resume with:\n  %s", outcome.detail, resume_command(overrides, run_dir))
         return
@@ -149,10 +157,42 @@ def save_config_record(run_dir: Path, cfg: DictConfig) -> None:
     write_text_atomic(run_dir / HYDRA_OVERRIDES_FILE, OmegaConf.to_yaml(HydraConfig.get().overrides.task))
 
 
+def print_summary(run_dir: Path, ended: str, detail: str | None, resume: str, compact: bool = False) -> None:
+    """The run's summary on stdout (selfinstruct.summary); a sweep's job prints its first lines only
+    (sweep.md compares the jobs). A summary that cannot be built is a warning, never a new exit code."""
+    from selfinstruct.summary import render_summary
+
+    try:
+        text = render_summary(run_dir, ended, detail=detail, resume=resume)
+    except Exception as exc:  # noqa: BLE001 - the run's outcome is the news, not its summary
+        log.warning("no summary printed (%s)", " ".join(str(exc).split()))
+        return
+    if compact:
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("  "))
+    print(text, flush=True)
+
+
 def resume_command(overrides: list[str], run_dir: Path) -> str:
     """The command that continues this run: the same overrides, pinned to this run directory."""
     kept = [o for o in overrides if not o.startswith("hydra.run.dir=")]
     return " ".join(shlex.quote(part) for part in ["selfinstruct", *kept, f"hydra.run.dir={run_dir}"])
+
+
+def version_text() -> str:
+    """``selfinstruct --version``: ours first, then what a bug report needs (no heavy import)."""
+    import platform
+    from importlib import metadata
+
+    from selfinstruct import __version__
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"selfinstruct {__version__} (hydra-core {version('hydra-core')}, litellm {version('litellm')}, "
+            f"Python {platform.python_version()})")
 
 
 def main() -> None:
@@ -161,6 +201,9 @@ def main() -> None:
     from selfinstruct.secrets import install_stream_redaction
 
     install_stream_redaction()
+    if "--version" in sys.argv[1:]:
+        print(version_text())
+        return
     problem = check_command_line(sys.argv[1:])
     if problem:
         print(f"selfinstruct: error: {problem}", file=sys.stderr)

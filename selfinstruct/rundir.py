@@ -99,6 +99,11 @@ HYDRA_OVERRIDES_FILE = f"{HYDRA_DIR}/overrides.yaml"
 REPORT_FILE = "report.md"
 """The run's report: the report stage or ``selfinstruct-report`` (``selfinstruct.report.run``)."""
 
+REPORT_HTML_FILE = "report.html"
+"""The run's data to browse in a web browser, one self-contained file (no network): accepted and rejected
+instructions, instances, audit and evaluation, with search and filters; written with report.md
+(``selfinstruct.report.html``)."""
+
 FIGURES_DIR = "figures"
 """The report's figures, ``figures/*.png`` (``selfinstruct.report.figures``); a sweep's figure too."""
 

@@ -20,7 +20,8 @@ def test_wheel_installed_elsewhere_runs_from_another_directory(tmp_path: Path) -
     (wheel,) = wheel_dir.glob("selfinstruct-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"selfinstruct/conf/config.yaml", "selfinstruct/prompts/self_instruct/bootstrap.txt",
-            "selfinstruct/seeds/seed_tasks.jsonl"} <= names
+            "selfinstruct/seeds/seed_tasks.jsonl", "selfinstruct/report/report_template.html",
+            "selfinstruct/conf/hydra/help/selfinstruct.yaml"} <= names
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
     where = subprocess.run([sys.executable, "-c", "import selfinstruct.config as c; print(c.__file__, c.CONFIG_DIR)"],
@@ -32,3 +33,4 @@ def test_wheel_installed_elsewhere_runs_from_another_directory(tmp_path: Path) -
                      cwd=workdir, extra_path=str(target))
     assert result.returncode == 0, result.stderr
     assert len(read_lines(workdir / "run" / "instructions.jsonl")) == 5
+    assert (workdir / "run" / "report.html").stat().st_size > 10_000  # the template came with the wheel

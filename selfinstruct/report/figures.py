@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import matplotlib
 
@@ -25,9 +27,36 @@ _GREY = "#BBBBBB"
 _OBJECT_COLOURS = ("#4C72B0", "#55A868", "#8172B3", "#CCB974")
 
 
+SIMULATED_WATERMARK = "SIMULATED DATA - not real"
+# the text stamped across every figure saved while it is set (watermark()); None: no stamp
+_watermark: contextvars.ContextVar[str | None] = contextvars.ContextVar("figure_watermark", default=None)
+
+
+@contextmanager
+def watermark(text: str | None) -> Iterator[None]:
+    """Every figure saved inside the block carries ``text`` across it (a simulated run's figures say
+    so wherever they are pasted); None stamps nothing."""
+    token = _watermark.set(text)
+    try:
+        yield
+    finally:
+        _watermark.reset(token)
+
+
+def _stamp(fig: Any, text: str) -> None:
+    """Large, light, diagonal text over the whole figure, with a small solid line at the foot."""
+    fig.text(0.5, 0.5, text, transform=fig.transFigure, ha="center", va="center", rotation=25,
+             fontsize=34, color=_RED, alpha=0.18, fontweight="bold", zorder=1000)
+    fig.text(0.995, 0.005, text, transform=fig.transFigure, ha="right", va="bottom", fontsize=8,
+             color=_RED, zorder=1000)
+
+
 def _save(fig: Any, path: Path) -> Path:
     """Write the PNG whole via a rename (a temporary file named as data.write_text_atomic names its own,
     with the user's umask), then free the figure; a full disk raises DiskFullError naming ``path``."""
+    text = _watermark.get()
+    if text:
+        _stamp(fig, text)
     try:
         with reporting_disk_full(path):
             path.parent.mkdir(parents=True, exist_ok=True)

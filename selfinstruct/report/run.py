@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from selfinstruct.data import Task, write_text_atomic
 from selfinstruct.report import figures, sections
+from selfinstruct.report.html import write_html
 from selfinstruct.report.judge import (
     LEVELS,
     UNPARSED,
@@ -151,6 +152,13 @@ def render_markdown(report: RunReport) -> str:
 
 
 def write_figures(report: RunReport) -> dict[str, Path]:
+    """Every figure of the run; a simulated run's carry a watermark (figures.watermark)."""
+    stamp = figures.SIMULATED_WATERMARK if report.files.m.get("simulated_model") else None
+    with figures.watermark(stamp):
+        return _write_figures(report)
+
+
+def _write_figures(report: RunReport) -> dict[str, Path]:
     fig_dir = report.run_dir / FIGURES_DIR
     made: dict[str, Path] = {}
     label = report.run_dir.name
@@ -212,7 +220,8 @@ def write_report(report: RunReport) -> Path:
 def report_run(run_dir: Path, **kwargs: Any) -> RunReport:
     report = build_report(run_dir, **kwargs)
     write_report(report)
-    log.info("report: wrote %s and %d figures", run_dir / REPORT_FILE, len(report.figures))
+    html = write_html(run_dir, report.files)  # report.html: the run's data to browse (selfinstruct.report.html)
+    log.info("report: wrote %s, %s and %d figures", run_dir / REPORT_FILE, html.name, len(report.figures))
     return report
 
 

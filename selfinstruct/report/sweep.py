@@ -253,18 +253,25 @@ def write_sweep(sweep_dir: Path, report_job: Callable[[Path], RunReport]) -> tup
     common, own = split_overrides(rows)
     labels = [f"job {r.job}: " + (" ".join(own[r.job]) or "(no overrides)") for r in rows]
     figure = None
+    stamp = figures.SIMULATED_WATERMARK if any(r.report.files.m.get("simulated_model") for r in rows) else None
     if rows:
-        figure = figures.sweep_bars(labels, [
-            ("Accepted instructions", "instructions", [r.accepted for r in rows]),
-            ("Rejection share", "% of candidates rejected",
-             [100 * r.rejection_share if r.rejection_share is not None else None for r in rows]),
-            ("Instances", "instances", [r.instances for r in rows]),
-            ("Cost per 1,000 accepted instructions", "USD", [r.cost_per_1000 for r in rows]),
-            ("Mean ROUGE-L with the nearest seed", "ROUGE-L F", [r.mean_seed_rouge for r in rows]),
-            (f"Nearest generated neighbour above {NEAR_THRESHOLD}", "% of instructions",
-             [100 * r.neighbour_above if r.neighbour_above is not None else None for r in rows]),
-        ], sweep_dir / FIGURES_DIR / FIG_SWEEP, title=f"Sweep {sweep_dir.name}: {len(rows)} jobs")
+        with figures.watermark(stamp):
+            figure = _sweep_figure(sweep_dir, rows, labels)
     path = sweep_dir / SWEEP_FILE
     write_text_atomic(path, render_sweep(sweep_dir, rows, figure))
     log.info("report: wrote %s (%d jobs)", path, len(rows))
     return rows, path
+
+
+def _sweep_figure(sweep_dir: Path, rows: list[SweepRow], labels: list[str]) -> Path:
+    """figures/sweep.png: one bar per job in each panel."""
+    return figures.sweep_bars(labels, [
+        ("Accepted instructions", "instructions", [r.accepted for r in rows]),
+        ("Rejection share", "% of candidates rejected",
+         [100 * r.rejection_share if r.rejection_share is not None else None for r in rows]),
+        ("Instances", "instances", [r.instances for r in rows]),
+        ("Cost per 1,000 accepted instructions", "USD", [r.cost_per_1000 for r in rows]),
+        ("Mean ROUGE-L with the nearest seed", "ROUGE-L F", [r.mean_seed_rouge for r in rows]),
+        (f"Nearest generated neighbour above {NEAR_THRESHOLD}", "% of instructions",
+         [100 * r.neighbour_above if r.neighbour_above is not None else None for r in rows]),
+    ], sweep_dir / FIGURES_DIR / FIG_SWEEP, title=f"Sweep {sweep_dir.name}: {len(rows)} jobs")

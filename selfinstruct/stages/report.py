@@ -1,4 +1,5 @@
-"""Stage 5: the run's report -- report.md and figures/*.png, built from the run directory's files.
+"""Stage 5: the run's report -- report.md, figures/*.png and report.html (a self-contained page to browse
+the run), built from the run directory's files.
 
 It sends no requests and reads only files, so it also runs when earlier stages were skipped
 (``pipeline.stages=[report] hydra.run.dir=RUN``) and reports what exists, naming what is missing.

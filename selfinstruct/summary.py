@@ -1,0 +1,216 @@
+"""The summary a run prints on stdout when it ends: where the data is, how much was kept, what it cost.
+
+Logs go to stderr; stdout carries this block alone, so ``selfinstruct ... > summary.txt`` keeps it.
+Every count is read from the run directory's files as they are on disk (a JSONL file's lines, a JSON
+list's length), so the summary and the files cannot disagree.  It is printed for a finished, paused,
+interrupted, budget-stopped or failed run alike; a summary that cannot be built never changes the
+run's exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from selfinstruct.rundir import (
+    AUDIT_FILE,
+    CLASSIFY_FILE,
+    EVALUATION_FILE,
+    FIGURES_DIR,
+    FINETUNE_DIR,
+    INSTANCES_FILE,
+    INSTRUCTIONS_FILE,
+    METRICS_FILE,
+    REJECTED_FILE,
+    REPORT_FILE,
+    REPORT_HTML_FILE,
+    TRAIN_FILE,
+)
+
+SIMULATED_BANNER = ("SIMULATED DATA, made by the bundled simulated model (model=loopback):",
+                    "for trying the pipeline only; do not train on it or share it as real data.")
+
+# the data files, in pipeline order, with what one record of each is
+_RECORD_FILES = (
+    (INSTRUCTIONS_FILE, "instructions"),
+    (REJECTED_FILE, "rejected candidates"),
+    (CLASSIFY_FILE, "classify answers"),
+    (INSTANCES_FILE, "tasks"),
+    (AUDIT_FILE, "audit verdicts"),
+    (EVALUATION_FILE, "ratings"),
+)
+_OUTCOMES = {"done": "done", "paused": "paused", "interrupted": "interrupted", "budget": "stopped on budget",
+             "error": "failed"}
+
+
+def count_records(path: Path) -> int | None:
+    """Records in a data file: non-blank lines of a .jsonl, items of a .json list (None: unreadable)."""
+    try:
+        if path.suffix == ".jsonl":
+            with path.open("rb") as f:
+                return sum(1 for line in f if line.strip())
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return len(data) if isinstance(data, list) else None
+
+
+def _instances(path: Path) -> int | None:
+    total = 0
+    try:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    total += len(json.loads(line).get("instances") or [])
+    except (OSError, ValueError, AttributeError):
+        return None
+    return total
+
+
+def _n(value: int | float | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _files_block(run_dir: Path) -> list[str]:
+    rows: list[tuple[str, str]] = []
+    for name, what in _RECORD_FILES:
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        count = count_records(path)
+        text = f"{_n(count)} {what}"
+        if name == INSTANCES_FILE:
+            text += f", {_n(_instances(path))} instances"
+        rows.append((name, text))
+    finetune = run_dir / FINETUNE_DIR
+    if finetune.is_dir():
+        for path in sorted(p for p in finetune.iterdir() if p.suffix in (".jsonl", ".json") and p.is_file()):
+            if path.name == "dataset_info.json":
+                continue
+            rows.append((f"{FINETUNE_DIR}/{path.name}", f"{_n(count_records(path))} examples"))
+    if (run_dir / TRAIN_FILE).is_file():
+        rows.append((TRAIN_FILE, "the tuned model's record"))
+    reports = [n for n in (REPORT_FILE, REPORT_HTML_FILE) if (run_dir / n).is_file()]
+    figures = run_dir / FIGURES_DIR
+    n_figures = len(list(figures.glob("*.png"))) if figures.is_dir() else 0
+    if reports or n_figures:
+        rows.append((", ".join(reports) or "report", f"{n_figures} figures in {FIGURES_DIR}/" if n_figures else ""))
+    if not rows:
+        return ["  (no data files yet)"]
+    width = max(len(name) for name, _ in rows)
+    return [f"  {name:<{width}}  {text}".rstrip() for name, text in rows]
+
+
+def _table1(metrics: dict[str, Any], run_dir: Path) -> str | None:
+    """Table 1 in short: instructions, the classification share, instances."""
+    classify = metrics.get("classify") if isinstance(metrics.get("classify"), dict) else {}
+    instructions = count_records(run_dir / INSTRUCTIONS_FILE) if (run_dir / INSTRUCTIONS_FILE).is_file() else None
+    if instructions is None:
+        return None
+    parts = [f"{instructions:,} instructions"]
+    labelled = classify.get("classification")
+    if isinstance(labelled, int) and instructions:
+        parts.append(f"{labelled:,} classification ({100 * labelled / instructions:.1f}%)")
+    instances = _instances(run_dir / INSTANCES_FILE) if (run_dir / INSTANCES_FILE).is_file() else None
+    if instances is not None:
+        parts.append(f"{instances:,} instances")
+    finetune = metrics.get("finetune") if isinstance(metrics.get("finetune"), dict) else {}
+    if isinstance(finetune.get("examples_out"), int):
+        parts.append(f"{finetune['examples_out']:,} fine-tuning examples")
+    return "; ".join(parts)
+
+
+def _rejections(run_dir: Path) -> str | None:
+    path = run_dir / REJECTED_FILE
+    if not path.is_file():
+        return None
+    reasons: dict[str, int] = {}
+    try:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    reason = str(json.loads(line).get("reason") or "unknown")
+                    reasons[reason] = reasons.get(reason, 0) + 1
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not reasons:
+        return "none"
+    return ", ".join(f"{reason} {count:,}" for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]))
+
+
+def _llm_line(run_dir: Path, metrics: dict[str, Any]) -> str | None:
+    """Requests, tokens and cost over every invocation (llm_calls.jsonl), as the report counts them."""
+    from selfinstruct.report.sections import cost_per_1000_text
+    from selfinstruct.report.tables import fmt_usd
+    from selfinstruct.report.usage import usage
+    from selfinstruct.report.load import RunFiles, read_jsonl_lenient
+    from selfinstruct.rundir import LLM_CALLS_FILE, RUN_FILE
+
+    calls_path = run_dir / LLM_CALLS_FILE
+    if not calls_path.is_file() and not isinstance(metrics.get("llm"), dict):
+        return None
+    files = RunFiles(run_dir, metrics=metrics)
+    files.llm_calls = read_jsonl_lenient(calls_path)[0] if calls_path.is_file() else None
+    try:
+        files.run_record = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        files.run_record = None
+    if not isinstance((metrics.get("bootstrap") or {}).get("accepted"), int) and (run_dir / INSTRUCTIONS_FILE).is_file():
+        files.instructions = [{}] * (count_records(run_dir / INSTRUCTIONS_FILE) or 0)
+    us = usage(files)
+    if us is None or us.total is None:
+        return None
+    total = us.total
+    scope = "all invocations" if us.all_invocations else "this invocation"
+    cost = fmt_usd(us.run_cost) if us.run_cost is not None else "cost unknown"
+    line = (f"{total.requests:,} requests ({total.cache_hits:,} from the cache), "
+            f"{total.prompt_tokens:,} prompt + {total.completion_tokens:,} completion tokens, {cost} ({scope})")
+    if us.accepted:
+        line += f"; per 1,000 accepted: {cost_per_1000_text(us)}"
+    return line
+
+
+def _wall(metrics: dict[str, Any]) -> str | None:
+    wall = metrics.get("wall_s")
+    if not isinstance(wall, (int, float)):
+        return None
+    minutes, seconds = divmod(float(wall), 60)
+    return f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+
+
+def render_summary(run_dir: Path, ended: str, *, detail: str | None = None, resume: str | None = None,
+                   simulated: bool | None = None) -> str:
+    """The end-of-run block for stdout. ``ended``: done, paused, interrupted, budget or error;
+    ``resume`` is printed when the run is unfinished; ``simulated`` overrides metrics.json's flag."""
+    try:
+        metrics = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
+        if not isinstance(metrics, dict):
+            metrics = {}
+    except (OSError, ValueError):
+        metrics = {}
+    if simulated is None:
+        simulated = bool(metrics.get("simulated_model"))
+    status = _OUTCOMES.get(ended, ended)
+    lines = []
+    if simulated:
+        lines += ["!" * 78, *(f"!! {line}" for line in SIMULATED_BANNER), "!" * 78]
+    wall = _wall(metrics)
+    head = f"selfinstruct: run {status}" + (f" in {wall}" if wall else "")
+    if detail and ended != "done":
+        head += f" ({detail})"
+    lines.append(head)
+    lines.append(f"run directory: {run_dir}")
+    lines += _files_block(run_dir)
+    table1 = _table1(metrics, run_dir)
+    if table1:
+        lines.append(f"Table 1: {table1}")
+    rejected = _rejections(run_dir)
+    if rejected:
+        lines.append(f"rejected by reason: {rejected}")
+    llm = _llm_line(run_dir, metrics)
+    if llm:
+        lines.append(f"LLM: {llm}")
+    if resume and ended != "done":
+        lines.append(f"resume with: {resume}")
+    return "\n".join(lines)
