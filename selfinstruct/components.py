@@ -25,7 +25,10 @@ def build_component(node: Any, key: str, kind: type[T], role: str) -> T:
     except InstantiationException as exc:
         if isinstance(exc.__cause__, ConfigError):  # the constructor's own check names its key
             raise exc.__cause__ from None
-        raise ConfigError(f"{key}: cannot build {node['_target_']}: {one_line(exc)}") from None
+        hint = ""
+        if "Error locating target" in str(exc):
+            hint = " (its module must be importable: install it, or put its folder on PYTHONPATH)"
+        raise ConfigError(f"{key}: cannot build {node['_target_']}: {one_line(exc)}{hint}") from None
     if not isinstance(component, kind):
         raise ConfigError(f"{key}: {node['_target_']} is not a {kind.__name__}")
     return component

@@ -158,3 +158,21 @@ def test_build_filters_names_the_bad_key() -> None:
         build_filters({"rouge": {"_target_": "selfinstruct.filters.rouge.NearDuplicate", "threshold": 7}})
     built = build_filters({"empty": {"_target_": "selfinstruct.filters.rules.NonEmpty"}, "off": None})
     assert list(built) == ["empty"]
+
+
+def test_a_filter_placed_before_another_applies_there_and_bad_places_are_named() -> None:
+    rule = {"_target_": "selfinstruct.filters.rules.Prefixes", "prefixes": ["Tell me"]}
+    filters = {"empty": {"_target_": "selfinstruct.filters.rules.NonEmpty"},
+               "rouge": {"_target_": "selfinstruct.filters.rouge.NearDuplicate", "threshold": 0.7},
+               "mine": {**rule, "before": "rouge"}}
+    assert list(build_filters(filters)) == ["empty", "mine", "rouge"]
+    assert list(build_filters({**filters, "mine": rule})) == ["empty", "rouge", "mine"]  # no place: last
+    with pytest.raises(ConfigError, match=r"^filters\.mine\.before=nope: no such filter"):
+        build_filters({**filters, "mine": {**rule, "before": "nope"}})
+    with pytest.raises(ConfigError, match=r"form a cycle"):
+        build_filters({"a": {**rule, "before": "b"}, "b": {**rule, "before": "a"}})
+
+
+def test_a_filter_that_cannot_be_imported_says_it_must_be_importable() -> None:
+    with pytest.raises(ConfigError, match=r"^filters\.mine: cannot build my_filters\.Mine: .*PYTHONPATH"):
+        build_filters({"mine": {"_target_": "my_filters.Mine"}})
