@@ -192,6 +192,18 @@ class CleaningConfig:
 
 
 @dataclass
+class HubConfig:
+    """Where the push stage uploads finetune/ (a Hugging Face dataset repository); repo_id null: nowhere."""
+
+    repo_id: Optional[str] = None
+    private: bool = True
+    # the environment variable holding a write token (a token itself is never accepted in the config)
+    token_env: str = "HF_TOKEN"
+    timeout_s: float = 60.0
+    commit_message: Optional[str] = None
+
+
+@dataclass
 class ExportConfig:
     """Which fine-tuning files the finetune stage writes under finetune/."""
 
@@ -204,6 +216,7 @@ class ExportConfig:
     # Optional system message for openai_chat.jsonl and sharegpt.json.
     system_prompt: Optional[str] = MISSING
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
 
 
 @dataclass

@@ -89,6 +89,11 @@ def _files_block(run_dir: Path) -> list[str]:
             if path.name == "dataset_info.json":
                 continue
             rows.append((f"{FINETUNE_DIR}/{path.name}", f"{_n(count_records(path))} examples"))
+        if (finetune / "README.md").is_file():
+            rows.append((f"{FINETUNE_DIR}/README.md", "the dataset card: load_dataset(FOLDER, FORMAT)"
+                         + ("; dataset_info.json for LLaMA-Factory" if (finetune / "dataset_info.json").is_file() else "")))
+        if (finetune / "SIMULATED").is_file():
+            rows.append((f"{FINETUNE_DIR}/SIMULATED", "marks the data as the simulated model's"))
     if (run_dir / TRAIN_FILE).is_file():
         rows.append((TRAIN_FILE, "the tuned model's record"))
     reports = [n for n in (REPORT_FILE, REPORT_HTML_FILE) if (run_dir / n).is_file()]
@@ -211,6 +216,10 @@ def render_summary(run_dir: Path, ended: str, *, detail: str | None = None, resu
     llm = _llm_line(run_dir, metrics)
     if llm:
         lines.append(f"LLM: {llm}")
+    push = metrics.get("push") if isinstance(metrics.get("push"), dict) else {}
+    if push.get("repo_id"):
+        lines.append(f"pushed to the Hub: {push['repo_id']} ({'private' if push.get('private') else 'public'}, "
+                     f"{len(push.get('files') or [])} files): {push.get('commit_url') or push.get('repo_url') or ''}".rstrip(": "))
     if resume and ended != "done":
         lines.append(f"resume with: {resume}")
     return "\n".join(lines)

@@ -21,6 +21,9 @@ from selfinstruct.stages.finetune import FinetuneStage
 from tests.cli_helpers import read_json, run_cli
 
 EXPORTS = ["alpaca.json", "openai_chat.jsonl", "prompt_completion.jsonl", "sharegpt.json"]
+# finetune/ as a Hugging Face dataset repository (stages.finetune.dataset_card): the card records the run's
+# history (every invocation's command), so it is rewritten by every export
+CARD_FILES = ["README.md", "dataset_info.json"]
 
 
 def hand_made_tasks() -> list[dict[str, Any]]:
@@ -75,7 +78,7 @@ def run_dir(tmp_path: Path) -> Path:
 def snapshot(run: Path) -> dict[str, bytes]:
     """Every data file the finetune stage must leave alone (the run's records excluded: Hydra's files,
     the log, metrics.json, run.json and the lock, which every invocation updates)."""
-    generated = {f"finetune/{name}" for name in EXPORTS}
+    generated = {f"finetune/{name}" for name in EXPORTS + CARD_FILES}
     records = {"metrics.json", "run.json", ".selfinstruct.lock"}
     return {
         str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*")
@@ -99,7 +102,7 @@ def test_cli_exports_a_finished_run_without_an_api_key(run_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
 
     out = run_dir / "finetune"
-    assert sorted(p.name for p in out.iterdir()) == sorted(EXPORTS + ["my_split.jsonl"])  # no temp files left
+    assert sorted(p.name for p in out.iterdir()) == sorted(EXPORTS + CARD_FILES + ["my_split.jsonl"])  # no temp files
     assert snapshot(run_dir) == before
 
     section = read_json(run_dir / "metrics.json")["finetune"]
@@ -167,12 +170,14 @@ def test_include_seeds_adds_the_seeds_examples(run_dir: Path) -> None:
 
 def test_alpaca_only_and_dropping_one_format(run_dir: Path) -> None:
     assert finetune_cli(run_dir, "export=alpaca_only").returncode == 0
-    assert sorted(p.name for p in (run_dir / "finetune").iterdir()) == ["alpaca.json", "my_split.jsonl"]
+    assert sorted(p.name for p in (run_dir / "finetune").iterdir()) == sorted(["alpaca.json", "my_split.jsonl",
+                                                                               *CARD_FILES])
     assert list(read_json(run_dir / "metrics.json")["finetune"]["formats"]) == ["alpaca"]
 
     assert finetune_cli(run_dir, "~export.formats.sharegpt", "export.system_prompt=Be brief.").returncode == 0
     names = sorted(p.name for p in (run_dir / "finetune").iterdir())
-    assert names == ["alpaca.json", "my_split.jsonl", "openai_chat.jsonl", "prompt_completion.jsonl"]
+    assert names == sorted(["alpaca.json", "my_split.jsonl", "openai_chat.jsonl", "prompt_completion.jsonl",
+                            *CARD_FILES])
     chat = read_jsonl(run_dir / "finetune" / "openai_chat.jsonl")
     assert all(line["messages"][0] == {"role": "system", "content": "Be brief."} for line in chat)
 

@@ -60,10 +60,17 @@ class FormatWriter:
 
 
 class AlpacaWriter(FormatWriter):
-    """A JSON list of {instruction, input, output}, Stanford Alpaca's format."""
+    """A JSON list of {instruction, input, output}, Stanford Alpaca's format.  With ``system_column``
+    (the bundled export config sets it) and export.system_prompt set, each record has a ``system``
+    column too (LLaMA-Factory's alpaca ``system`` column); without a system prompt, no extra column."""
+
+    def __init__(self, path: str, system_column: bool = False) -> None:
+        super().__init__(path)
+        self.system_column = bool(system_column)
 
     def render(self, examples: Sequence[Example], settings: ExportSettings) -> Rendered:
-        records = [{"instruction": e.instruction, "input": e.input, "output": e.output} for e in examples]
+        system = {"system": settings.system_prompt} if self.system_column and settings.system_prompt else {}
+        records = [{"instruction": e.instruction, "input": e.input, "output": e.output, **system} for e in examples]
         return Rendered(_json(records), {"records": len(records)})
 
 
