@@ -48,6 +48,12 @@ class ClientPool:
         for ref in refs:
             if ref.where not in self._endpoints:
                 self._endpoints[ref.where] = self._stack.enter_context(open_endpoint(ref.config, ref.where))
+        if refs:
+            # LiteLLM's import (about 2 s) happens here, with the run's setup, not inside the first stage
+            # that asks: a stage's wall time is then its own work (and a broken install fails before it)
+            from selfinstruct.llm.litellm_import import import_litellm
+
+            import_litellm()
 
     def endpoint(self, ref: ModelRef) -> Any:
         """Where ``ref``'s requests go (api_base, key): for stages that call other APIs of the provider
