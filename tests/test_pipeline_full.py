@@ -12,6 +12,8 @@ from tests.cli_helpers import read_json, read_lines, run_cli
 
 KEY = {"OPENAI_API_KEY": "sk-test-full-pipeline"}
 EXPORTS = ["prompt_completion.jsonl", "alpaca.json", "openai_chat.jsonl", "sharegpt.json"]
+# finetune/ is a dataset repository: its card and LLaMA-Factory's entries (stages.finetune.dataset_card)
+CARD_FILES = ["README.md", "dataset_info.json"]
 DEFECTS = dict(conflict_rate=0.15, empty_output_rate=0.1, colon_rate=0.1, duplicate_rate=0.15, same_io_rate=0.05)
 
 
@@ -58,7 +60,7 @@ def test_every_instruction_is_labelled_and_has_instances(full_run) -> None:
 def test_exports_are_readable_in_their_formats(full_run) -> None:
     run_dir, _ = full_run
     out = run_dir / "finetune"
-    assert sorted(p.name for p in out.iterdir()) == sorted(EXPORTS)
+    assert sorted(p.name for p in out.iterdir()) == sorted(EXPORTS + CARD_FILES)
     alpaca = json.loads((out / "alpaca.json").read_text())
     assert isinstance(alpaca, list) and alpaca
     assert all(set(r) == {"instruction", "input", "output"} for r in alpaca)
@@ -122,7 +124,7 @@ def test_alpaca_recipe_writes_the_same_files(llm_server, tmp_path: Path) -> None
     tasks = read_lines(run_dir / "instances.jsonl")
     assert len(tasks) == 60 and all(len(t["instances"]) == 1 for t in tasks)
     assert all(r["is_classification"] is None for r in read_lines(run_dir / "instructions.jsonl"))
-    assert sorted(p.name for p in (run_dir / "finetune").iterdir()) == sorted(EXPORTS)
+    assert sorted(p.name for p in (run_dir / "finetune").iterdir()) == sorted(EXPORTS + CARD_FILES)
     assert server.stats()["by_kind"].get("alpaca", 0) == read_json(run_dir / "metrics.json")["bootstrap"]["requests"]
     assert set(server.stats()["by_kind"]) == {"alpaca"}  # classify and instances were skipped
     cfg = (run_dir / ".hydra" / "config.yaml").read_text()

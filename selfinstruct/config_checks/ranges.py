@@ -109,6 +109,7 @@ _RANGES: dict[str, _Range] = {
     "schedule.seed": _WHOLE,
     "export.cleaning.max_instances_per_task": _at_least(1),
     "export.cleaning.max_field_chars": _at_least(1),
+    "export.hub.timeout_s": _above(0),
     "budget.max_usd": _above(0, null=True),
     "budget.max_requests": _at_least(1, null=True),
     "shard.count": _at_least(1),

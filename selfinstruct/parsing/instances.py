@@ -101,3 +101,33 @@ def parse_output_first(reply: str) -> list[Instance]:
             body.append(line)
     close()
     return instances
+
+
+# A section header of a packed reply (K tasks in one prompt): "Task 3:", "**Task 3:**", "### Task 3",
+# "Task #3." or "Task 3: <the task restated>"; a header's number marks where the section before it ends.
+_SECTION = re.compile(r"^[ \t]*(?:#{1,6}[ \t]*)?[*_]*Task[ \t]*#?(\d{1,4})[ \t]*[*_]*[ \t]*(?:[:.)\-].*)?$",
+                      re.IGNORECASE)
+
+
+def split_packed_reply(reply: str, k: int, truncated: bool = False) -> list[str | None]:
+    """Per task 1..k of a packed instances reply: the text under its ``Task N:`` header (up to the
+    next header of any number), or None.
+
+    A task is None when no header holds its number, when two headers do (contradictory), when its
+    section is blank, or, for a reply cut off by the length limit (``truncated``), when its section
+    is the one the reply ends in. Text before the first header is ignored; nothing is guessed from
+    position, so a reply without numbered headers leaves every task None (the instances stage then
+    asks those tasks one by one). Each section is read with the single-task parser
+    (``parse_input_first`` / ``parse_output_first``)."""
+    lines = reply.splitlines()
+    headers = [(i, int(m.group(1))) for i, line in enumerate(lines) if (m := _SECTION.match(line))]
+    found: dict[int, str | None] = {}
+    for j, (start, number) in enumerate(headers):
+        if not 1 <= number <= k:
+            continue
+        end = headers[j + 1][0] if j + 1 < len(headers) else len(lines)
+        body = "\n".join(lines[start + 1:end]).strip("\n")
+        found[number] = None if number in found or not body.strip() else body
+    if truncated and headers and 1 <= headers[-1][1] <= k:
+        found[headers[-1][1]] = None  # the section the reply was cut off in: asked again alone
+    return [found.get(n) for n in range(1, k + 1)]

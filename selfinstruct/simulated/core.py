@@ -222,11 +222,12 @@ class _Core:
     def _completion(self, request: dict[str, Any], text: str, kind: str, parsed: Any,
                     number: int) -> Reply:
         """A successful chat.completion with stop and max_tokens applied."""
-        ctx = ReplyContext(_rng(self.options.seed, kind, text), self.options, model=str(request.get("model") or ""))
+        limit = request.get("max_completion_tokens", request.get("max_tokens"))
+        ctx = ReplyContext(_rng(self.options.seed, kind, text), self.options, model=str(request.get("model") or ""),
+                           max_tokens=limit if isinstance(limit, int) else None)
         draft = responder(kind)(parsed, ctx)
         content = apply_stop(draft.text, request.get("stop"))
         finish = "stop"
-        limit = request.get("max_completion_tokens", request.get("max_tokens"))
         if draft.truncate_at is not None and self._within_first_budget(kind, text, limit):
             truncated = truncate_last_line(content, draft.truncate_at)
             finish = "length" if truncated != content else finish

@@ -55,7 +55,8 @@ class ServerOptions:
     answer_quality: float = 0.7
     # audit / evaluate:rate: share of judge replies with no verdict at all
     judge_garbage_rate: float = 0.0
-    # classify:packed: share of packed replies that are malformed (prose, items missing or unclear)
+    # classify:packed and instances:MODE:packed: share of packed replies that are malformed (prose, items
+    # or sections missing or unclear); never a wrong label or another task's examples
     packed_garbage_rate: float = 0.0
     # fine-tuning API: retrieves of a job until it ends (validating_files -> queued -> running -> succeeded)
     finetune_polls: int = 3

@@ -52,12 +52,14 @@ class Draft:
 
 @dataclass
 class ReplyContext:
-    """What a responder may use: a per-prompt RNG, the server options and the request's model name
-    (a fine-tuned ``ft:...`` model answers evaluate:respond better than its base)."""
+    """What a responder may use: a per-prompt RNG, the server options, the request's model name
+    (a fine-tuned ``ft:...`` model answers evaluate:respond better than its base) and its max_tokens
+    (None: not set; a packed instances reply gives each task its share)."""
 
     rng: random.Random
     options: ServerOptions
     model: str = ""
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True)

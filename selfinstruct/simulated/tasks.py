@@ -1,4 +1,5 @@
-"""Replies to prompts about one task: classify (Yes/No, also K tasks per prompt) and the two instance modes.
+"""Replies to prompts about one task: classify (Yes/No, also K tasks per prompt) and the two instance
+modes (also K tasks per prompt, each under a "Task N:" header).
 
 With the stage known (``classify``, ``instances:input_first``, ``instances:output_first``) the
 task is read by structure alone: the instruction after the last ``Task:`` (for classify, less
@@ -291,6 +292,109 @@ def respond_output_first(prompt: TaskPrompt, ctx: ReplyContext) -> Draft:
     return Draft(text, rng.uniform(0.2, 0.8) if reply.truncate else None)
 
 
+# --- instances:MODE:packed: K numbered tasks, each answered under a "Task N:" header ---------
+
+_PACKED_TASK = re.compile(r"^Task[ \t]+(\d+):[ \t]*(\S.*)$")
+
+
+@dataclass(frozen=True)
+class PackedInstancesPrompt:
+    """A packed instances prompt: the single prompt's text before its final "Task:" line (the
+    header and demonstrations: the packed prompt's fixed part less its last paragraph, which asks
+    for the numbered tasks) and the numbered tasks that end it."""
+
+    prefix: str
+    instructions: tuple[str, ...]
+
+    def single_text(self, instruction: str) -> str:
+        """The single-task prompt of the same template pair for one of the tasks."""
+        return f"{self.prefix}Task: {instruction}"
+
+
+def parse_packed_instances(text: str) -> PackedInstancesPrompt | None:
+    """By structure: the run of "Task N: instruction" lines (numbered 1..K) at the end of the prompt,
+    and everything before the paragraph that precedes them."""
+    lines = text.rstrip().split("\n")
+    items: list[tuple[int, str]] = []
+    while lines:
+        match = _PACKED_TASK.match(lines[-1].strip())
+        if match is None:
+            break
+        items.append((int(match.group(1)), " ".join(match.group(2).split())))
+        lines.pop()
+    items.reverse()
+    if not items or [n for n, _ in items] != list(range(1, len(items) + 1)):
+        return None
+    before = "\n".join(lines).rstrip()
+    cut = before.rfind("\n\n")
+    if cut < 0 or "Task:" not in before:
+        return None
+    return PackedInstancesPrompt(before[:cut + 2], tuple(instruction for _, instruction in items))
+
+
+def _packed_instances_detector(header: str):  # noqa: ANN202 - a detect function of one kind
+    def detect(text: str) -> PackedInstancesPrompt | None:
+        if not text.startswith(header) or PACKED_WORDING not in text:
+            return None
+        return parse_packed_instances(text)
+    return detect
+
+
+PACKED_INSTANCES_GARBAGE: tuple[str, ...] = ("prose", "drop", "unnumbered", "empty")
+_HEADER_WORDS = 2  # "Task N:" counted as the model's words
+
+
+def _respond_packed_instances(single_kind: str, prompt: PackedInstancesPrompt, ctx: ReplyContext) -> Draft:
+    """Each task's section is the reply the single-task prompt gets for that task alone: the single
+    prompt is rebuilt from the packed one (prefix + "Task: <instruction>") and answered by the single
+    kind with the RNG that prompt would get, so its instances equal the single request's. A task whose
+    single reply would be cut off (the truncate defect, or longer than its share max_tokens / K less
+    its header) is left out instead, as a model short of room leaves a task unanswered; the client
+    then asks it alone and gets the single reply, cut as it would be. With probability
+    ``packed_garbage_rate`` the reply is malformed instead: prose with no sections, sections missing,
+    headers without numbers, or sections holding no example; never another task's examples."""
+    from selfinstruct.simulated.core import _rng  # core imports this module
+
+    limit = ctx.max_tokens
+    share = None if limit is None else limit // len(prompt.instructions) - _HEADER_WORDS
+    respond = respond_output_first if single_kind == "instances_output_first" else respond_input_first
+    sections: list[str | None] = []
+    for instruction in prompt.instructions:
+        text = prompt.single_text(instruction)
+        single = parse_task(text)
+        if single is None:
+            sections.append(None)
+            continue
+        draft = respond(single, ReplyContext(_rng(ctx.options.seed, single_kind, text), ctx.options, ctx.model))
+        words = len(draft.text.split())
+        cut = draft.truncate_at is not None or (share is not None and words > share)
+        sections.append(None if cut else draft.text.strip("\n"))
+    rng = ctx.rng
+    numbered = [(n, body) for n, body in enumerate(sections, 1) if body is not None]
+    if rng.random() < ctx.options.packed_garbage_rate:
+        style = rng.choice(PACKED_INSTANCES_GARBAGE)
+        if style == "prose":
+            return Draft("Here are some examples for these tasks; each can be answered in several ways.")
+        if numbered:
+            hit = set(rng.sample(range(len(numbered)), rng.randint(1, len(numbered))))
+            if style == "unnumbered":
+                return Draft("\n\n".join(f"Task:\n{body}" for _, body in numbered))
+            if style == "drop":
+                numbered = [item for i, item in enumerate(numbered) if i not in hit]
+            else:
+                numbered = [(n, "I am not sure what examples this task needs." if i in hit else body)
+                            for i, (n, body) in enumerate(numbered)]
+    return Draft("\n\n".join(f"Task {n}:\n{body}" for n, body in numbered))
+
+
+def respond_packed_input_first(prompt: PackedInstancesPrompt, ctx: ReplyContext) -> Draft:
+    return _respond_packed_instances("instances_input_first", prompt, ctx)
+
+
+def respond_packed_output_first(prompt: PackedInstancesPrompt, ctx: ReplyContext) -> Draft:
+    return _respond_packed_instances("instances_output_first", prompt, ctx)
+
+
 register_kind(PromptKind("classify", detect_classify, respond_classify, parse_classify, stages=("classify",)))
 register_kind(PromptKind("classify_packed", detect_packed_classify, respond_packed_classify, parse_packed_classify,
                          stages=("classify:packed",)))
@@ -298,3 +402,8 @@ register_kind(PromptKind("instances_input_first", detect_input_first, respond_in
                          stages=("instances:input_first",)))
 register_kind(PromptKind("instances_output_first", detect_output_first, respond_output_first, parse_task,
                          stages=("instances:output_first",)))
+register_kind(PromptKind("instances_packed_input_first", _packed_instances_detector(INPUT_FIRST_HEADER),
+                         respond_packed_input_first, parse_packed_instances, stages=("instances:input_first:packed",)))
+register_kind(PromptKind("instances_packed_output_first", _packed_instances_detector(OUTPUT_FIRST_HEADER),
+                         respond_packed_output_first, parse_packed_instances,
+                         stages=("instances:output_first:packed",)))
