@@ -1,10 +1,12 @@
 """One request per record, for stages that ask the LLM something about every instruction.
 
-Requests go out through a sliding window with no barrier: up to ``window`` records past the first
-unfinished one are in flight (the client caps the concurrency), so one slow reply never idles the
-other slots.  Results are handed back in record order, a contiguous stretch at a time (so output
-files do not depend on reply order).  Requests that failed are tried again in a later pass, so a
-flaky provider costs time, not records.  In batch mode (model.batch) a pass is one provider batch.
+Requests stream with no barrier: as soon as one returns, the next record goes out (up to ``window``
+in flight; the client caps the concurrency), so a slow reply never idles the other slots.  Answers
+are handed back as they arrive, a stretch at a time (at least ``_MIN_STRETCH``, or whatever has
+arrived within ``_MAX_HOLD_S``), so files are appended in arrival order; stages that write them
+rewrite them in record order at the end (classify, instances), so the final files do not depend on
+reply order.  Requests that failed are tried again in a later pass, so a flaky provider costs time,
+not records.  In batch mode (model.batch) a pass is one provider batch.
 """
 
 from __future__ import annotations
@@ -37,10 +39,9 @@ async def request_per_record(
 ) -> list[dict[str, Any]]:
     """Send one request per record; returns the records still unanswered after every pass.
 
-    ``handle_batch`` gets the answers in record order, a contiguous stretch at a time; a stage that
-    keeps every reply the moment it arrives passes ``on_reply`` instead (and no ``handle_batch``).
-    ``window``: how far past the first unfinished record requests may go (default: four times the
-    model's concurrency, at least 64)."""
+    ``handle_batch`` gets the answers as they arrive, a stretch at a time; a stage that keeps every
+    reply the moment it arrives passes ``on_reply`` instead (and no ``handle_batch``).  ``window``:
+    requests in flight at most (default: twice the model's concurrency, at least 64)."""
     pending = list(records)
     reach = window if window is not None else _window_of(llm)
     for _ in range(max_passes):
@@ -59,78 +60,73 @@ async def request_per_record(
             again = (handle_batch(done) if handle_batch is not None else None) or []
             failed.extend((record, None) for record in again)
         else:
-            await _windowed(llm, stage, pending, build, on_reply, handle_batch, failed, max(1, reach))
+            await _streamed(llm, stage, pending, build, on_reply, handle_batch, failed, max(1, reach))
         pending = [record for record, _ in failed]
         if not pending or llm.stopped_reason:
             break
     return pending
 
 
-# handed back at least this many records at once (each hand-back may write and fsync a file),
-# or fewer when nothing else is in flight
+# answers handed back at once (each hand-back may append and fsync a file), unless the oldest of them
+# has waited this long or nothing else is in flight
 _MIN_STRETCH = 32
+_MAX_HOLD_S = 1.0
 
 
-async def _windowed(llm: LLMClient, stage: str, records: Sequence[dict[str, Any]], build: BuildRequest,
+async def _streamed(llm: LLMClient, stage: str, records: Sequence[dict[str, Any]], build: BuildRequest,
                     on_reply: OnReply | None, handle_batch: HandleBatch | None,
                     failed: list[tuple[dict[str, Any], Completion | None]], window: int) -> None:
-    """Every record of a pass through a sliding window (see the module docstring): record i is sent
-    once every record before i - window has been handed back; replies are handed to ``handle_batch``
-    in record order; failed records (and those it returns) go to ``failed`` for the next pass."""
-    results: dict[int, Completion] = {}
-    in_flight: dict[int, asyncio.Task[Completion]] = {}
-    arrived = asyncio.Event()
-    end = len(records)  # lowered when the budget stops the sending
-    sent = handed = 0
+    """Every record of a pass, streamed (see the module docstring): up to ``window`` requests in
+    flight, answers handed to ``handle_batch`` in arrival order; failed records (and those it
+    returns) go to ``failed`` for the next pass."""
+    in_flight: dict[asyncio.Task[Completion], int] = {}
+    arrived: list[tuple[int, Completion]] = []
+    held_since: float | None = None
+    loop = asyncio.get_running_loop()
+    sent = 0
 
-    async def one(i: int) -> Completion:
-        try:
-            return await _complete(llm, stage, build(records[i]), records[i], on_reply)
-        finally:
-            arrived.set()
-
-    def hand_back(upto: int) -> None:
-        nonlocal handed
+    def hand_back() -> None:
+        nonlocal held_since
         done = []
-        for i in range(handed, upto):
-            completion = results.pop(i)
+        for i, completion in arrived:
             (done if completion.ok else failed).append((records[i], completion))
-        handed = upto
+        arrived.clear()
+        held_since = None
         again = (handle_batch(done) if handle_batch is not None else None) or []
         failed.extend((record, None) for record in again)
 
     try:
-        while handed < end:
-            while sent < end and sent < handed + window:
+        while True:
+            while sent < len(records) and len(in_flight) < window:
                 if llm.stopped_reason:  # the budget is spent: keep what is done, send nothing more
-                    failed.extend((record, None) for record in records[sent:end])
-                    end = sent
+                    failed.extend((record, None) for record in records[sent:])
+                    sent = len(records)
                     break
-                in_flight[sent] = asyncio.ensure_future(one(sent))
+                task = asyncio.ensure_future(_complete(llm, stage, build(records[sent]), records[sent], on_reply))
+                in_flight[task] = sent
                 sent += 1
-            for i in [i for i, task in in_flight.items() if task.done()]:
-                results[i] = in_flight.pop(i).result()  # a bug in a handler surfaces here, not as a hang
-            ready = handed
-            while ready < end and ready in results:
-                ready += 1
-            blocked = sent < end and sent >= handed + window
-            if ready > handed and (ready - handed >= _MIN_STRETCH or blocked or not in_flight or ready == end):
-                hand_back(ready)
-                continue
-            if handed >= end:
+            if arrived and (len(arrived) >= _MIN_STRETCH or not in_flight
+                            or (held_since is not None and loop.time() - held_since >= _MAX_HOLD_S)):
+                hand_back()
+            if not in_flight:
                 break
-            arrived.clear()
-            await arrived.wait()
+            timeout = None if held_since is None else max(0.0, _MAX_HOLD_S - (loop.time() - held_since))
+            finished, _ = await asyncio.wait(in_flight, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(finished, key=in_flight.__getitem__):  # the same order for the same arrivals
+                i = in_flight.pop(task)
+                arrived.append((i, task.result()))  # a bug in a handler surfaces here, not as a hang
+                if held_since is None:
+                    held_since = loop.time()
     finally:
-        for task in in_flight.values():
+        for task in in_flight:
             task.cancel()
 
 
 def _window_of(llm: LLMClient) -> int:
-    """How far past the first unfinished record requests may go: four times the concurrency, so the
-    slots stay busy behind a slow reply (at least 64)."""
+    """Requests in flight at most: twice the concurrency (the client's own limit keeps the slots
+    full, the rest wait their turn as tasks), at least 64."""
     limit = getattr(getattr(llm, "model", None), "max_concurrency", None)
-    return max(64, 4 * int(limit)) if isinstance(limit, int) and limit > 0 else 256
+    return max(64, 2 * int(limit)) if isinstance(limit, int) and limit > 0 else 128
 
 
 async def _complete(llm: LLMClient, stage: str, request: tuple[Any, ...], record: Any,
