@@ -12,13 +12,18 @@ From each run's ``llm_calls.jsonl`` and ``metrics.json``, per stage and overall:
 - % of ideal = ideal / wall (the target of issue 17: >= 85% overall, bootstrap included);
 - prompt and completion tokens and $ per 1,000 accepted instructions at gpt-4o-mini's list prices
   (LiteLLM's ``model_cost``), for: (a) paper settings; (b) + classify packing, K=10
-  (``stages.classify.pack=10``, when that key exists); (c) + batch mode (``model.batch=true``, not
-  built yet: an estimate row prices the same tokens at the batch prices instead).
+  (``stages.classify.pack=10``); (b') (b) with the cached prompt tokens at the cached price; (b2) (b) +
+  instances packing, K=4 (``stages.instances.pack=4``); (c) (b2) in batch mode (``model.batch=true``,
+  batch prices); and estimate rows (the same tokens at batch prices).
+
+The simulated server runs in its own process (``model.loopback.process=true``; ``--in-process`` for
+the old way), so the run's client has the interpreter to itself, as with a real provider.
+``--window W`` adds runs with ``stages.bootstrap.window=W`` (the bootstrap with no round barrier).
 
 The simulated model counts a token as a word, so token counts are of the simulated text, not of a
 real tokenizer.
 
-    python benchmarks/pipeline.py [--n 1000 5000] [--quick] [--keep DIR]
+    python benchmarks/pipeline.py [--n 1000 5000] [--window 256] [--batch] [--quick] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ STAGES = ["bootstrap", "classify", "instances", "finetune"]
 CONCURRENCY = 64
 MEDIAN_MS, P99_MS = 500, 2500
 PRICED_MODEL = "gpt-4o-mini"
+INSTANCES_PACK = 4  # stages.instances.pack of rows (b2) and (c)
 # the simulated server in its own process (model.loopback.process): the run's client then has the
 # interpreter to itself, as with a real provider; --in-process measures the two sharing it
 SERVER_PROCESS = "true"
@@ -144,7 +150,8 @@ def cost_rows(label: str, result: dict, price_in: float, price_out: float,
     return rows
 
 
-def print_costs(n: int, paper: dict, packed: dict | None, batched: dict | None = None) -> None:
+def print_costs(n: int, paper: dict, packed: dict | None, batched: dict | None = None,
+                both: dict | None = None) -> None:
     pr = prices()
     print(f"\n### N={n:,}: tokens and $ per 1,000 accepted instructions, {PRICED_MODEL} list prices "
           f"(input ${pr['in'] * 1e6:.3f}/M, output ${pr['out'] * 1e6:.3f}/M; batch input ${pr['in_batch'] * 1e6:.3f}/M, "
@@ -163,11 +170,14 @@ def print_costs(n: int, paper: dict, packed: dict | None, batched: dict | None =
         for row in cost_rows("(b') (b) with cached prompt tokens at the cached price", packed, pr["in"], pr["out"],
                              pr["in_cached"]):
             print(row)
+    if both is not None:
+        for row in cost_rows(f"(b2) (b) + instances packing K={INSTANCES_PACK}", both, pr["in"], pr["out"]):
+            print(row)
     if batched is None:
         print("| (c) + batch (model.batch=true) | not run (--batch) | | | |")
     else:
-        # OpenAI's batch discount and its prompt-cache discount do not add up: batch prices throughout
-        for row in cost_rows("(c) (b) + batch mode (model.batch=true), batch prices", batched, pr["in_batch"],
+        # batch prices throughout: cached prompt tokens are not counted at a further discount in a batch
+        for row in cost_rows(f"(c) (b2) + batch mode (model.batch=true), batch prices", batched, pr["in_batch"],
                              pr["out_batch"]):
             print(row)
     for row in cost_rows("estimate, not measured: (a)'s tokens at batch prices", paper, pr["in_batch"], pr["out_batch"]):
@@ -211,18 +221,21 @@ def main() -> None:
             wall = run_pipeline(n, paper_dir)
             paper = analyse(paper_dir)
             print_ideal(n, paper, wall)
-            packed = None
+            packed = both = None
             if packing:
                 packed_dir = root / f"n{n}-pack10"
                 run_pipeline(n, packed_dir, "stages.classify.pack=10")
                 packed = analyse(packed_dir)
+                both_dir = root / f"n{n}-pack10-inst{INSTANCES_PACK}"
+                run_pipeline(n, both_dir, "stages.classify.pack=10", f"stages.instances.pack={INSTANCES_PACK}")
+                both = analyse(both_dir)
             batched = None
             if args.batch and packing:
-                batched_dir = root / f"n{n}-pack10-batch"
-                run_pipeline(n, batched_dir, "stages.classify.pack=10", "model.batch=true", "model.batch_poll_s=0.05",
-                             "model.batch_poll_max_s=0.05")
+                batched_dir = root / f"n{n}-pack10-inst{INSTANCES_PACK}-batch"
+                run_pipeline(n, batched_dir, "stages.classify.pack=10", f"stages.instances.pack={INSTANCES_PACK}",
+                             "model.batch=true", "model.batch_poll_s=0.05", "model.batch_poll_max_s=0.05")
                 batched = analyse(batched_dir)
-            print_costs(n, paper, packed, batched)
+            print_costs(n, paper, packed, batched, both)
             sys.stdout.flush()
 
 
