@@ -10,8 +10,10 @@ run's exit code.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from selfinstruct.rundir import (
     AUDIT_FILE,
@@ -56,32 +58,70 @@ def count_records(path: Path) -> int | None:
     return len(data) if isinstance(data, list) else None
 
 
-def _instances(path: Path) -> int | None:
-    total = 0
+def _jsonl_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as f:
+        yield from (line for line in f if line.strip())
+
+
+def _tasks_and_instances(path: Path) -> tuple[int | None, int | None]:
+    """instances.jsonl's tasks and their instances, in one pass (None where unreadable)."""
+    tasks = instances = 0
     try:
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    total += len(json.loads(line).get("instances") or [])
+        for line in _jsonl_lines(path):
+            tasks += 1
+            instances += len(json.loads(line).get("instances") or [])
     except (OSError, ValueError, AttributeError):
-        return None
-    return total
+        return count_records(path), None
+    return tasks, instances
+
+
+def _rejected_and_reasons(path: Path) -> tuple[int | None, Counter[str] | None]:
+    """rejected.jsonl's candidates and their count per reason, in one pass (None where unreadable)."""
+    reasons: Counter[str] = Counter()
+    try:
+        for line in _jsonl_lines(path):
+            reasons[str(json.loads(line).get("reason") or "unknown")] += 1
+    except (OSError, ValueError, AttributeError):
+        return count_records(path), None
+    return sum(reasons.values()), reasons
+
+
+@dataclass
+class _Counts:
+    """Each data file's records, read once: every figure of the summary comes from here."""
+
+    records: dict[str, int | None] = field(default_factory=dict)  # the files that exist
+    instances: int | None = None
+    reasons: Counter[str] | None = None
+
+
+def _count(run_dir: Path) -> _Counts:
+    counts = _Counts()
+    for name, _ in _RECORD_FILES:
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        if name == INSTANCES_FILE:
+            counts.records[name], counts.instances = _tasks_and_instances(path)
+        elif name == REJECTED_FILE:
+            counts.records[name], counts.reasons = _rejected_and_reasons(path)
+        else:
+            counts.records[name] = count_records(path)
+    return counts
 
 
 def _n(value: int | float | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
-def _files_block(run_dir: Path) -> list[str]:
+def _files_block(run_dir: Path, counts: _Counts) -> list[str]:
     rows: list[tuple[str, str]] = []
     for name, what in _RECORD_FILES:
-        path = run_dir / name
-        if not path.is_file():
+        if name not in counts.records:
             continue
-        count = count_records(path)
-        text = f"{_n(count)} {what}"
+        text = f"{_n(counts.records[name])} {what}"
         if name == INSTANCES_FILE:
-            text += f", {_n(_instances(path))} instances"
+            text += f", {_n(counts.instances)} instances"
         rows.append((name, text))
     finetune = run_dir / FINETUNE_DIR
     if finetune.is_dir():
@@ -107,37 +147,27 @@ def _files_block(run_dir: Path) -> list[str]:
     return [f"  {name:<{width}}  {text}".rstrip() for name, text in rows]
 
 
-def _table1(metrics: dict[str, Any], run_dir: Path) -> str | None:
+def _table1(metrics: dict[str, Any], counts: _Counts) -> str | None:
     """Table 1 in short: instructions, the classification share, instances."""
     classify = metrics.get("classify") if isinstance(metrics.get("classify"), dict) else {}
-    instructions = count_records(run_dir / INSTRUCTIONS_FILE) if (run_dir / INSTRUCTIONS_FILE).is_file() else None
+    instructions = counts.records.get(INSTRUCTIONS_FILE)
     if instructions is None:
         return None
     parts = [f"{instructions:,} instructions"]
     labelled = classify.get("classification")
     if isinstance(labelled, int) and instructions:
         parts.append(f"{labelled:,} classification ({100 * labelled / instructions:.1f}%)")
-    instances = _instances(run_dir / INSTANCES_FILE) if (run_dir / INSTANCES_FILE).is_file() else None
-    if instances is not None:
-        parts.append(f"{instances:,} instances")
+    if counts.instances is not None:
+        parts.append(f"{counts.instances:,} instances")
     finetune = metrics.get("finetune") if isinstance(metrics.get("finetune"), dict) else {}
     if isinstance(finetune.get("examples_out"), int):
         parts.append(f"{finetune['examples_out']:,} fine-tuning examples")
     return "; ".join(parts)
 
 
-def _rejections(run_dir: Path) -> str | None:
-    path = run_dir / REJECTED_FILE
-    if not path.is_file():
-        return None
-    reasons: dict[str, int] = {}
-    try:
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    reason = str(json.loads(line).get("reason") or "unknown")
-                    reasons[reason] = reasons.get(reason, 0) + 1
-    except (OSError, ValueError, AttributeError):
+def _rejections(counts: _Counts) -> str | None:
+    reasons = counts.reasons
+    if reasons is None:
         return None
     if not reasons:
         return "none"
@@ -148,22 +178,12 @@ def _llm_line(run_dir: Path, metrics: dict[str, Any]) -> str | None:
     """Requests, tokens and cost over every invocation (llm_calls.jsonl), as the report counts them."""
     from selfinstruct.report.sections import cost_per_1000_text
     from selfinstruct.report.tables import fmt_usd
-    from selfinstruct.report.usage import usage
-    from selfinstruct.report.load import RunFiles, read_jsonl_lenient
-    from selfinstruct.rundir import LLM_CALLS_FILE, RUN_FILE
+    from selfinstruct.report.usage import usage_of_run
+    from selfinstruct.rundir import LLM_CALLS_FILE
 
-    calls_path = run_dir / LLM_CALLS_FILE
-    if not calls_path.is_file() and not isinstance(metrics.get("llm"), dict):
+    if not (run_dir / LLM_CALLS_FILE).is_file() and not isinstance(metrics.get("llm"), dict):
         return None
-    files = RunFiles(run_dir, metrics=metrics)
-    files.llm_calls = read_jsonl_lenient(calls_path)[0] if calls_path.is_file() else None
-    try:
-        files.run_record = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        files.run_record = None
-    if not isinstance((metrics.get("bootstrap") or {}).get("accepted"), int) and (run_dir / INSTRUCTIONS_FILE).is_file():
-        files.instructions = [{}] * (count_records(run_dir / INSTRUCTIONS_FILE) or 0)
-    us = usage(files)
+    us = usage_of_run(run_dir, metrics, with_run_record=True)
     if us is None or us.total is None:
         return None
     total = us.total
@@ -206,11 +226,12 @@ def render_summary(run_dir: Path, ended: str, *, detail: str | None = None, resu
         head += f" ({detail})"
     lines.append(head)
     lines.append(f"run directory: {run_dir}")
-    lines += _files_block(run_dir)
-    table1 = _table1(metrics, run_dir)
+    counts = _count(run_dir)
+    lines += _files_block(run_dir, counts)
+    table1 = _table1(metrics, counts)
     if table1:
         lines.append(f"Table 1: {table1}")
-    rejected = _rejections(run_dir)
+    rejected = _rejections(counts)
     if rejected:
         lines.append(f"rejected by reason: {rejected}")
     llm = _llm_line(run_dir, metrics)

@@ -309,17 +309,31 @@ def per_1000_accepted(us: Usage) -> dict[str, Any] | None:
             "total": scaled(us.total) if us.total is not None else None}
 
 
-def per_1000_from_run(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any] | None:
-    """``per_1000_accepted`` of a run directory, from its llm_calls.jsonl (every invocation) and the
-    accepted instructions; for the engine, at the end of every invocation."""
+def usage_of_run(run_dir: Path, metrics: dict[str, Any], *, with_run_record: bool = False) -> Usage | None:
+    """``usage`` of a run directory from its llm_calls.jsonl (every invocation) and ``metrics``, without
+    loading the rest of the run: for the engine's per-1,000 figures and the end-of-run summary.
+    ``with_run_record``: read run.json too (its invocations: the run's wall time, a partial record)."""
+    import json
+
     from selfinstruct.report.load import read_jsonl_lenient
-    from selfinstruct.rundir import INSTRUCTIONS_FILE, LLM_CALLS_FILE
+    from selfinstruct.rundir import INSTRUCTIONS_FILE, LLM_CALLS_FILE, RUN_FILE
 
     files = RunFiles(run_dir, metrics=metrics)
     calls_path = run_dir / LLM_CALLS_FILE
     files.llm_calls = read_jsonl_lenient(calls_path)[0] if calls_path.is_file() else None
+    if with_run_record:
+        try:
+            files.run_record = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            files.run_record = None
     instructions = run_dir / INSTRUCTIONS_FILE
     if not isinstance((metrics.get("bootstrap") or {}).get("accepted"), int) and instructions.is_file():
         files.instructions = [{} for line in instructions.read_bytes().splitlines() if line.strip()]
-    result = usage(files)
+    return usage(files)
+
+
+def per_1000_from_run(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """``per_1000_accepted`` of a run directory, from its llm_calls.jsonl (every invocation) and the
+    accepted instructions; for the engine, at the end of every invocation."""
+    result = usage_of_run(run_dir, metrics)
     return per_1000_accepted(result) if result is not None else None
