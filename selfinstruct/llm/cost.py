@@ -84,11 +84,13 @@ def worst_case_cost(litellm: Any, model: ModelConfig, messages: list[dict[str, s
     if not max_tokens:
         raise LLMFatalError("budget.max_usd: the prompt sets no max_tokens and the model's longest reply "
                             "is not known, so no request can be bounded; set stages.NAME.sampling.max_tokens")
-    try:
-        if not count_tokens:
-            raise LookupError("the characters' bound is asked for")
-        prompt_tokens = int(litellm.token_counter(model=model.name, messages=messages))
-    except Exception:  # an unknown tokenizer: a generous count from the characters
+    prompt_tokens = None
+    if count_tokens:
+        try:
+            prompt_tokens = int(litellm.token_counter(model=model.name, messages=messages))
+        except Exception:  # an unknown tokenizer: the characters' bound below
+            prompt_tokens = None
+    if prompt_tokens is None:  # a generous count from the characters
         prompt_tokens = len(json.dumps(messages)) // 2
     prompt_tokens = int(prompt_tokens * PROMPT_TOKEN_MARGIN) + PROMPT_TOKEN_SLACK
     return estimate_cost(litellm, model, prompt_tokens, int(max_tokens))

@@ -29,7 +29,7 @@ from selfinstruct.stages.base import RunContext, Stage, StagePlan
 from selfinstruct.rundir import CLASSIFY_FILE, INSTRUCTIONS_FILE
 from selfinstruct.stages.common import planned_tasks as _planned_tasks, read_required, rewrite_in_order, usage_metrics
 from selfinstruct.stages.demos import classify_demos, load_demo_tasks
-from selfinstruct.stages.requests import request_per_record
+from selfinstruct.stages.requests import request_packed, request_per_record
 
 log = logging.getLogger(__name__)
 
@@ -154,15 +154,10 @@ class ClassifyStage(Stage):
         progress = StageProgress(self.name, len(instructions), done=len(answers), unit="instruction")
         if self.pack > 1:
             groups = [{"records": pending[i:i + self.pack]} for i in range(0, len(pending), self.pack)]
-            failed_groups = await request_per_record(ctx.llm, self.name, groups, self._packed_request, record_packed)
-            # a group whose request kept failing (a context-length error, say) is asked one by one too
-            fallback.extend(r for g in failed_groups for r in g["records"])
-            order = {r["id"]: i for i, r in enumerate(pending)}
-            fallback.sort(key=lambda r: order[r["id"]])
-            if fallback:
-                log.info("classify: %d instructions the packed replies did not answer clearly; asking them one by one",
-                         len(fallback))
-            unanswered = await request_per_record(ctx.llm, self.name, fallback, self._request, record_batch)
+            unanswered = await request_packed(
+                ctx.llm, self.name, groups, self._packed_request, self._request, record_batch, fallback,
+                {r["id"]: i for i, r in enumerate(pending)}, "instructions the packed replies did not answer clearly",
+                handle_groups=record_packed)
         else:
             unanswered = await request_per_record(ctx.llm, self.name, pending, self._request, record_batch)
         progress.close()

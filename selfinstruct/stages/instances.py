@@ -41,7 +41,7 @@ from selfinstruct.stages.common import (
     usage_metrics,
 )
 from selfinstruct.stages.demos import input_first_demos, load_demo_tasks, output_first_demos
-from selfinstruct.stages.requests import request_per_record
+from selfinstruct.stages.requests import request_packed, request_per_record
 
 log = logging.getLogger(__name__)
 
@@ -286,16 +286,10 @@ class InstancesStage(Stage):
         if self.pack > 1:
             groups = [g for g in self._groups(labelled) if any(r["id"] not in done for r in g["records"])]
             # each group's tasks are written the moment its reply arrives, so a kill loses no answered group
-            failed_groups = await request_per_record(ctx.llm, self.name, groups, self._packed_request,
-                                                     on_reply=record_packed)
-            # a group whose request kept failing (a context-length error, say) is asked one by one too
-            fallback.extend(r for g in failed_groups for r in g["records"] if r["id"] not in done)
-            order = {r["id"]: i for i, r in enumerate(labelled)}
-            fallback.sort(key=lambda r: order[r["id"]])
-            if fallback:
-                log.info("instances: %d tasks the packed replies did not answer readably; asking them one by one",
-                         len(fallback))
-            missing = await request_per_record(ctx.llm, self.name, fallback, self._request, record_batch)
+            missing = await request_packed(
+                ctx.llm, self.name, groups, self._packed_request, self._request, record_batch, fallback,
+                {r["id"]: i for i, r in enumerate(labelled)}, "tasks the packed replies did not answer readably",
+                on_group_reply=record_packed, needed=lambda r: r["id"] not in done)
         else:
             missing = await request_per_record(ctx.llm, self.name, pending, self._request, record_batch)
         progress.close()

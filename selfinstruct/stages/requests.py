@@ -12,9 +12,12 @@ not records.  In batch mode (model.batch) a pass is one provider batch.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Callable, Sequence
 
 from selfinstruct.llm.client import Completion, LLMClient
+
+log = logging.getLogger(__name__)
 
 # Builds (messages, sampling) for a record, or (messages, sampling, mode) for a stage whose prompts
 # come in several modes: it is sent as stage "NAME:MODE" (usage still counts under NAME).
@@ -65,6 +68,34 @@ async def request_per_record(
         if not pending or llm.stopped_reason:
             break
     return pending
+
+
+async def request_packed(
+    llm: LLMClient,
+    stage: str,
+    groups: Sequence[dict[str, Any]],
+    build_packed: BuildRequest,
+    build_single: BuildRequest,
+    handle_single: HandleBatch,
+    fallback: list[dict[str, Any]],
+    order: dict[Any, int],
+    what: str,
+    *,
+    handle_groups: HandleBatch | None = None,
+    on_group_reply: OnReply | None = None,
+    needed: Callable[[dict[str, Any]], bool] = lambda record: True,
+) -> list[dict[str, Any]]:
+    """Packed requests, one per group (``{"records": [...]}``), whose handler puts in ``fallback`` every
+    record its reply did not answer; then those, and the ``needed`` records of groups whose request kept
+    failing (a context-length error, say), one by one in ``order`` (record id -> position). Returns the
+    records still unanswered.  ``what`` names the fallback records in the log line."""
+    failed_groups = await request_per_record(llm, stage, groups, build_packed, handle_groups,
+                                             on_reply=on_group_reply)
+    fallback.extend(r for g in failed_groups for r in g["records"] if needed(r))
+    fallback.sort(key=lambda r: order[r["id"]])
+    if fallback:
+        log.info("%s: %d %s; asking them one by one", stage, len(fallback), what)
+    return await request_per_record(llm, stage, fallback, build_single, handle_single)
 
 
 # answers handed back at once (each hand-back may append and fsync a file), unless the oldest of them
