@@ -22,6 +22,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from selfinstruct.data import write_json_atomic, write_text_atomic
+from selfinstruct.report.load import read_jsonl_lenient
 from selfinstruct.export.formats import AlpacaWriter, FormatWriter, OpenAIChatWriter, ShareGPTWriter
 from selfinstruct.resources import bundled_dir
 from selfinstruct.rundir import (CLASSIFY_FILE, FINETUNE_DIR, INSTANCES_FILE, INSTRUCTIONS_FILE, REJECTED_FILE,
@@ -149,17 +150,7 @@ def seeds_license(seeds_path: Path, sha256: str | None) -> tuple[str, str | None
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
     """A JSONL file's records, skipping lines that do not parse (the card describes, it does not validate)."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return read_jsonl_lenient(path)[0] if path.is_file() else []
 
 
 @dataclass

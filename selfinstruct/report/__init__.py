@@ -13,8 +13,21 @@ section per function, ``figures`` draws, ``tables`` formats; ``sweep`` and ``cal
 multirun directories, ``cli`` is ``selfinstruct-report``.
 """
 
-from selfinstruct.report.run import RunReport, build_report, render_markdown, report_run, table1_text, write_report
-from selfinstruct.report.sweep import is_sweep_dir, sweep_text, write_sweep
+from __future__ import annotations
 
-__all__ = ["RunReport", "build_report", "is_sweep_dir", "render_markdown", "report_run", "sweep_text",
-           "table1_text", "write_report", "write_sweep"]
+import importlib
+from typing import Any
+
+# name -> the module that defines it; imported on first use, so reading a run (``load``, ``usage``:
+# the engine's per-1,000 figures, the end-of-run summary, the dataset card) does not import matplotlib
+_EXPORTS = {"RunReport": "run", "build_report": "run", "render_markdown": "run", "report_run": "run",
+            "table1_text": "run", "write_report": "run", "is_sweep_dir": "sweep", "sweep_text": "sweep",
+            "write_sweep": "sweep"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"selfinstruct.report.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
