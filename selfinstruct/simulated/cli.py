@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 
 from selfinstruct.simulated.options import DEFAULT_FAULTS, FAULT_KINDS, ServerOptions
@@ -31,18 +31,15 @@ def _rate(text: str) -> float:
     return value
 
 
-def _polls(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("--finetune-polls must be >= 1")
-    return value
-
-
-def _batch_polls(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("--batch-polls must be >= 1")
-    return value
+def _polls(flag: str) -> Callable[[str], int]:
+    """An argparse type for ``flag``: a whole number of retrieves, at least 1."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= 1")
+        return value
+    parse.__name__ = "int"  # argparse's message for a non-number: "invalid int value: 'x'"
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,13 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="audit / evaluate:rate: share of judge replies with no verdict")
     p.add_argument("--packed-garbage-rate", type=_rate, default=d.packed_garbage_rate,
                    help="classify:packed: share of packed replies that are malformed (items missing or unclear)")
-    p.add_argument("--finetune-polls", type=_polls, default=d.finetune_polls,
+    p.add_argument("--finetune-polls", type=_polls("--finetune-polls"), default=d.finetune_polls,
                    help="fine-tuning API: retrieves of a job until it succeeds (or fails)")
     p.add_argument("--finetune-fail", default=d.finetune_fail,
                    help="fine-tuning API: non-empty makes every job end 'failed' with this message")
     p.add_argument("--finetune-quality-gain", type=_rate, default=d.finetune_quality_gain,
                    help="evaluate:respond: answer quality gained by a fine-tuned ('ft:...') model")
-    p.add_argument("--batch-polls", type=_batch_polls, default=d.batch_polls,
+    p.add_argument("--batch-polls", type=_polls("--batch-polls"), default=d.batch_polls,
                    help="batch API: retrieves of a batch until it completes (or fails)")
     p.add_argument("--batch-line-fail-rate", type=_rate, default=d.batch_line_fail_rate,
                    help="batch API: share of a batch's lines that fail (error file)")
